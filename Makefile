@@ -1,0 +1,51 @@
+# Flywheel: `make run` starts it on SQLite, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+export FLYWHEEL_HOME ?= $(CURDIR)/.flywheel
+
+.PHONY: run test lint typecheck unit integration e2e bench clean
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Flywheel needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.python-ok pyproject.toml
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/flywheel init --quickstart
+	$(BIN)/flywheel serve
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/audit_append.py --backend both
+
+clean:
+	rm -rf $(VENV) .flywheel .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""The FastAPI application, built from the domain routers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from flywheel import __version__, migrate
+from flywheel.audit.views import router as audit_router
+from flywheel.auth.views import router as auth_router
+from flywheel.config import Settings, get_settings
+from flywheel.db import Database
+from flywheel.http.errors import error_response, install_error_handlers
+from flywheel.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+
+log = logging.getLogger("flywheel")
+
+API_PREFIX = "/api/v1"
+DOMAIN_ROUTERS: list[APIRouter] = [auth_router, audit_router]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the Flywheel API application."""
+    settings = settings or get_settings()
+    db = database or Database(settings.resolved_database_url, settings)
+    app = FastAPI(
+        title="Flywheel",
+        version=__version__,
+        description="Service management: changes, releases, incidents, problems, SLOs.",
+        openapi_url="/openapi.json",
+    )
+    app.state.db = db
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    api = APIRouter(prefix=API_PREFIX)
+    for router in DOMAIN_ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
+    return app
+
+
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok", "version": __version__}
+
+
+def readyz(request: Request) -> Any:
+    """The database answers and its schema is current."""
+    db: Database = request.app.state.db
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = migrate.current_revision(db.engine)
+    except Exception as exc:  # any failure to reach the database means not ready
+        log.warning("readiness check failed: %s", exc)
+        return error_response(503, "not_ready", "database unreachable")
+    head = migrate.head_revision()
+    if current != head:
+        message = f"database schema at {current}, this version needs {head}"
+        return error_response(503, "not_ready", message)
+    return JSONResponse({"status": "ready", "database": db.dialect, "schema": current})

@@ -1,0 +1,165 @@
+"""Appending to, reading and verifying the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from flywheel.audit.chain import (
+    GENESIS_HASH,
+    ChainRecord,
+    ChainReport,
+    digest,
+    find_break,
+    to_json_value,
+)
+from flywheel.audit.models import AuditChainHead, AuditEvent
+from flywheel.auth.actor import Actor
+from flywheel.context import current_request_id
+from flywheel.db import utcnow
+
+HEAD_ID = 1
+_VERIFY_BATCH = 5_000
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction, chained to the current head.
+
+    The head row is locked (FOR UPDATE on PostgreSQL; SQLite writers hold the
+    database lock from BEGIN IMMEDIATE) so concurrent writers queue up instead
+    of forking the chain; the lock is released when the caller commits.
+    """
+    session.flush()
+    head = _locked_head(session)
+    content = ChainRecord(
+        seq=head.seq + 1,
+        occurred_at=utcnow(),
+        actor=actor.name,
+        actor_user_id=actor.user_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=to_json_value(before),
+        after=to_json_value(after),
+        reason=reason,
+        request_id=current_request_id(),
+        prev_hash=head.hash,
+    )
+    event = AuditEvent(**{**content.__dict__, "hash": digest(content)})
+    session.add(event)
+    session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(seq=event.seq, hash=event.hash)
+    )
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    hash: str
+
+
+def _locked_head(session: Session) -> _Head:
+    row = session.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash)
+        .where(AuditChainHead.id == HEAD_ID)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        session.add(AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+        session.flush()
+        return _Head(0, GENESIS_HASH)
+    return _Head(row.seq, row.hash)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events to list or export."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    request_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(query: Select[tuple[AuditEvent]], flt: AuditFilter) -> Select[tuple[AuditEvent]]:
+    equals = {
+        AuditEvent.actor: flt.actor,
+        AuditEvent.action: flt.action,
+        AuditEvent.object_type: flt.object_type,
+        AuditEvent.object_id: flt.object_id,
+        AuditEvent.request_id: flt.request_id,
+    }
+    for column, value in equals.items():
+        if value is not None:
+            query = query.where(column == value)
+    if flt.since is not None:
+        query = query.where(AuditEvent.occurred_at >= flt.since)
+    if flt.until is not None:
+        query = query.where(AuditEvent.occurred_at < flt.until)
+    return query
+
+
+def list_events(
+    session: Session, *, flt: AuditFilter, after_seq: int = 0, limit: int = 100
+) -> list[AuditEvent]:
+    """Events matching the filter in chain order, starting after `after_seq`."""
+    query = _filtered(select(AuditEvent), flt).where(AuditEvent.seq > after_seq)
+    return list(session.scalars(query.order_by(AuditEvent.seq).limit(limit)))
+
+
+def iter_events(session: Session, *, flt: AuditFilter) -> Iterator[AuditEvent]:
+    """Every matching event in chain order, read in batches."""
+    after = 0
+    while batch := list_events(session, flt=flt, after_seq=after, limit=_VERIFY_BATCH):
+        yield from batch
+        after = batch[-1].seq
+
+
+def _as_record(event: AuditEvent) -> ChainRecord:
+    return ChainRecord(
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        actor_user_id=event.actor_user_id,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        before=event.before,
+        after=event.after,
+        reason=event.reason,
+        request_id=event.request_id,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute the whole chain and report the first event that breaks it."""
+    head = session.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
+    ).one_or_none()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    records = (_as_record(e) for e in iter_events(session, flt=AuditFilter()))
+    return find_break(records, head_seq=head_seq, head_hash=head_hash)

@@ -1,0 +1,62 @@
+"""Roles, permissions and which role grants what: the one place access is decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a person does in the organisation."""
+
+    DEVELOPER = "developer"
+    OPERATOR = "operator"
+    CHANGE_MANAGER = "change_manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    """Something an endpoint or command may require."""
+
+    USER_READ = "user:read"
+    USER_MANAGE = "user:manage"
+    TEAM_READ = "team:read"
+    TEAM_MANAGE = "team:manage"
+    TOKEN_SELF = "token:self"
+    TOKEN_MANAGE = "token:manage"
+    AUDIT_READ = "audit:read"
+
+    @property
+    def is_read(self) -> bool:
+        """Whether the permission only lets its holder look."""
+        return self.value.endswith(":read")
+
+
+_EVERYONE = {
+    Permission.USER_READ,
+    Permission.TEAM_READ,
+    Permission.TOKEN_SELF,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.DEVELOPER: frozenset(_EVERYONE),
+    Role.OPERATOR: frozenset(_EVERYONE),
+    Role.CHANGE_MANAGER: frozenset(_EVERYONE),
+    # Auditors see everything and change nothing but their own credentials.
+    Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def permissions_of(roles: Iterable[Role | str]) -> frozenset[Permission]:
+    """Every permission the given roles grant together."""
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[Role(role)]
+    return frozenset(granted)
+
+
+def roles_granting(permission: Permission) -> frozenset[Role]:
+    """The roles that grant a permission."""
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

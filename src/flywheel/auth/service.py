@@ -1,0 +1,330 @@
+"""Users, teams and API tokens: the auth domain's work on a session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from flywheel.audit import service as audit
+from flywheel.auth.actor import Actor
+from flywheel.auth.models import ApiToken, Team, TeamMember, User, UserRole
+from flywheel.auth.passwords import hash_password, password_matches
+from flywheel.auth.policy import require_different_person, require_permission
+from flywheel.auth.roles import Permission, Role
+from flywheel.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
+from flywheel.auth.tokens import generate_token, hash_token, token_hint
+from flywheel.db import utcnow
+from flywheel.errors import Conflict, InvalidInput, NotFound, StaleVersion, Unauthenticated
+
+
+def _user_summary(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "email": user.email,
+        "roles": user.role_names,
+        "is_active": user.is_active,
+    }
+
+
+def _check_version(kind: str, key: str, current: int, given: int) -> None:
+    if current != given:
+        raise StaleVersion(
+            f"{kind} '{key}' is at version {current}, not {given}: reload and retry",
+            details={"current_version": current},
+        )
+
+
+def get_user(session: Session, *, username: str) -> User:
+    """The user with this username, or NotFound."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user '{username}'")
+    return user
+
+
+def list_users(
+    session: Session, *, after_id: int = 0, limit: int = 50, role: Role | None = None
+) -> list[User]:
+    """Users ordered by id, optionally only those holding a role."""
+    query = select(User).where(User.id > after_id)
+    if role is not None:
+        query = query.where(User.roles.any(UserRole.role == role.value))
+    return list(session.scalars(query.order_by(User.id).limit(limit)))
+
+
+def create_user(session: Session, *, actor: Actor, data: UserCreate) -> User:
+    """Create a user with roles; the username must be new."""
+    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise Conflict(f"user '{data.username}' already exists")
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        email=data.email,
+        password_hash=hash_password(data.password) if data.password else None,
+        roles=[UserRole(role=r.value) for r in sorted(set(data.roles))],
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.username,
+        after=_user_summary(user),
+    )
+    return user
+
+
+def update_user(session: Session, *, actor: Actor, username: str, data: UserUpdate) -> User:
+    """Update a user's details, roles or status."""
+    user = get_user(session, username=username)
+    _check_version("user", username, user.version, data.version)
+    before = _user_summary(user)
+    if data.roles is not None and set(data.roles) != set(user.role_names):
+        require_different_person(actor, user.id, duty="change their own roles")
+        user.roles = [UserRole(role=r.value) for r in sorted(set(data.roles))]
+    if data.is_active is False and user.is_active:
+        require_different_person(actor, user.id, duty="deactivate their own account")
+        user.is_active = False
+    elif data.is_active:
+        user.is_active = True
+    for field in ("full_name", "email"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(user, field, value)
+    after = _user_summary(user)
+    if after == before:
+        return user
+    user.updated_at = utcnow()
+    session.flush()
+    if (after["roles"], after["is_active"]) != (before["roles"], before["is_active"]):
+        _ensure_an_admin_remains(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.update",
+        object_type="user",
+        object_id=username,
+        before=before,
+        after=after,
+    )
+    return user
+
+
+def _ensure_an_admin_remains(session: Session) -> None:
+    admins = session.scalar(
+        select(func.count(User.id)).where(
+            User.is_active.is_(True), User.roles.any(UserRole.role == Role.ADMIN.value)
+        )
+    )
+    if not admins:
+        raise Conflict("this would leave no active admin")
+
+
+def set_password(session: Session, *, actor: Actor, username: str, password: str) -> None:
+    """Set a user's password (stored as an argon2 hash)."""
+    if len(password) < 12:
+        raise InvalidInput("a password needs at least 12 characters")
+    user = get_user(session, username=username)
+    user.password_hash = hash_password(password)
+    user.updated_at = utcnow()
+    audit.record(
+        session, actor=actor, action="user.set_password", object_type="user", object_id=username
+    )
+
+
+def check_password(session: Session, *, username: str, password: str) -> User:
+    """The active user whose password this is, or Unauthenticated."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active or not password_matches(user.password_hash, password):
+        raise Unauthenticated("wrong username or password")
+    return user
+
+
+def _team_summary(team: Team) -> dict[str, Any]:
+    return {
+        "key": team.key,
+        "name": team.name,
+        "description": team.description,
+        "members": team.member_usernames,
+    }
+
+
+def get_team(session: Session, *, key: str) -> Team:
+    """The team with this key, or NotFound."""
+    team = session.scalar(select(Team).where(Team.key == key))
+    if team is None:
+        raise NotFound(f"no team '{key}'")
+    return team
+
+
+def list_teams(session: Session, *, after_id: int = 0, limit: int = 50) -> list[Team]:
+    """Teams ordered by id."""
+    query = select(Team).where(Team.id > after_id).order_by(Team.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def _members(session: Session, usernames: list[str]) -> list[TeamMember]:
+    wanted = sorted(set(usernames))
+    with session.no_autoflush:
+        found = session.scalars(select(User).where(User.username.in_(wanted)))
+        users = {u.username: u for u in found}
+    missing = [name for name in wanted if name not in users]
+    if missing:
+        raise InvalidInput(f"unknown users: {', '.join(missing)}", details={"unknown": missing})
+    return [TeamMember(user=users[name]) for name in wanted]
+
+
+def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
+    """Create a team; the key must be new."""
+    if session.scalar(select(Team.id).where(Team.key == data.key)) is not None:
+        raise Conflict(f"team '{data.key}' already exists")
+    team = Team(key=data.key, name=data.name, description=data.description)
+    team.members = _members(session, data.members)
+    session.add(team)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="team.create",
+        object_type="team",
+        object_id=team.key,
+        after=_team_summary(team),
+    )
+    return team
+
+
+def update_team(session: Session, *, actor: Actor, key: str, data: TeamUpdate) -> Team:
+    """Update a team's name, description or members."""
+    team = get_team(session, key=key)
+    _check_version("team", key, team.version, data.version)
+    before = _team_summary(team)
+    if data.name is not None:
+        team.name = data.name
+    if data.description is not None:
+        team.description = data.description
+    if data.members is not None and sorted(set(data.members)) != before["members"]:
+        team.members = _members(session, data.members)
+    after = _team_summary(team)
+    if after != before:
+        team.updated_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="team.update",
+            object_type="team",
+            object_id=key,
+            before=before,
+            after=after,
+        )
+    return team
+
+
+def _token_summary(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "user": token.user.username,
+        "hint": token.hint,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def create_token(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    username: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create an API token; returns it with its secret, which is never stored."""
+    owner = get_user(session, username=username or actor.name)
+    if owner.id != actor.user_id:
+        require_permission(actor, Permission.TOKEN_MANAGE)
+    if not owner.is_active:
+        raise Conflict(f"user '{owner.username}' is deactivated")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("expires_at must be in the future")
+    secret = generate_token()
+    token = ApiToken(
+        user=owner,
+        name=name,
+        token_hash=hash_token(secret),
+        hint=token_hint(secret),
+        expires_at=expires_at,
+        created_by=actor.name,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.create",
+        object_type="api_token",
+        object_id=token.id,
+        after=_token_summary(token),
+    )
+    return token, secret
+
+
+def list_tokens(session: Session, *, actor: Actor, username: str | None = None) -> list[ApiToken]:
+    """Tokens of a user (yourself unless you may manage tokens), newest first."""
+    owner = get_user(session, username=username or actor.name)
+    if owner.id != actor.user_id:
+        require_permission(actor, Permission.TOKEN_MANAGE)
+    query = select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke a token; revoking a revoked token changes nothing."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.user_id and not actor.can(Permission.TOKEN_MANAGE)):
+        raise NotFound(f"no token {token_id}")
+    if token.revoked_at is None:
+        before = _token_summary(token)
+        token.revoked_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="token.revoke",
+            object_type="api_token",
+            object_id=token.id,
+            before=before,
+            after=_token_summary(token),
+        )
+    return token
+
+
+def actor_for(user: User, *, token_id: int | None = None) -> Actor:
+    """The Actor a user acts as."""
+    return Actor(
+        name=user.username,
+        user_id=user.id,
+        roles=frozenset(Role(r) for r in user.role_names),
+        team_ids=frozenset(m.team_id for m in user.memberships),
+        token_id=token_id,
+    )
+
+
+def authenticate_token(session: Session, *, secret: str) -> Actor:
+    """The actor a bearer token stands for, or Unauthenticated saying why."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None:
+        raise Unauthenticated("unknown API token")
+    if token.revoked_at is not None:
+        raise Unauthenticated("this API token was revoked")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthenticated("this API token has expired")
+    if not token.user.is_active:
+        raise Unauthenticated(f"user '{token.user.username}' is deactivated")
+    return actor_for(token.user, token_id=token.id)

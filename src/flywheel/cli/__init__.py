@@ -1,0 +1,38 @@
+"""The `flywheel` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+from sqlalchemy.exc import OperationalError
+
+from flywheel.cli import audit_commands, db_commands, serve_commands, token_commands, user_commands
+from flywheel.cli.common import err_console
+from flywheel.errors import FlywheelError
+
+app = typer.Typer(
+    name="flywheel",
+    help="Flywheel: risk-gated changes, rolling releases, incidents, problems, SLOs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve_commands.serve)
+app.command("init")(serve_commands.init)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(user_commands.app, name="user")
+app.add_typer(token_commands.app, name="token")
+app.add_typer(audit_commands.app, name="audit")
+
+
+def main() -> None:
+    """Entry point: run a command, turning known errors into one clear line."""
+    try:
+        app()
+    except FlywheelError as exc:
+        err_console.print(f"[red]error:[/] {escape(exc.message)}")
+        sys.exit(1)
+    except OperationalError as exc:
+        err_console.print(f"[red]error:[/] database unavailable: {escape(str(exc.orig))}")
+        sys.exit(1)

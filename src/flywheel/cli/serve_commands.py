@@ -1,0 +1,87 @@
+"""`flywheel serve` and `flywheel init`: run the server and set up a new install."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flywheel import migrate
+from flywheel.auth import service
+from flywheel.auth.models import ApiToken, User, UserRole
+from flywheel.auth.roles import Role
+from flywheel.auth.schemas import UserCreate
+from flywheel.cli.common import cli_actor, console, settings, write_session
+
+QUICKSTART_TOKEN = "quickstart"
+
+
+def serve(
+    host: str | None = typer.Option(None, help="Address to bind (default FLYWHEEL_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default FLYWHEEL_PORT)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    upgrade: bool = typer.Option(True, help="Migrate the database first."),
+) -> None:
+    """Start the API server (migrating the database first)."""
+    cfg = settings()
+    if upgrade:
+        migrate.upgrade(cfg.resolved_database_url)
+    host, port = host or cfg.host, port or cfg.port
+    console.print(f"Flywheel listening on [bold]http://{host}:{port}[/] (API docs at /docs)")
+    uvicorn.run(
+        "flywheel.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=cfg.log_level,
+    )
+
+
+def init(
+    admin: str = typer.Option("admin", help="Username of the first admin."),
+    email: str | None = typer.Option(None, help="The admin's e-mail."),
+    quickstart: bool = typer.Option(
+        False, help="On an initialised install, issue a fresh quickstart token for the admin."
+    ),
+) -> None:
+    """Create the database and the first admin, and print the admin's token once."""
+    cfg = settings()
+    migrate.upgrade(cfg.resolved_database_url)
+    cfg.resolved_secret_key()
+    with write_session() as session:
+        first_admin = session.scalar(
+            select(User)
+            .where(User.roles.any(UserRole.role == Role.ADMIN.value), User.is_active.is_(True))
+            .order_by(User.id)
+        )
+        if first_admin is not None and not quickstart:
+            console.print(
+                f"already initialised (admin: {first_admin.username}); "
+                "create tokens with `flywheel token create --user NAME`"
+            )
+            return
+        if first_admin is None:
+            data = UserCreate(username=admin, roles=[Role.ADMIN], email=email, full_name="Admin")
+            first_admin = service.create_user(session, actor=cli_actor(), data=data)
+        _revoke_quickstart_tokens(session, first_admin)
+        _, secret = service.create_token(
+            session, actor=cli_actor(), name=QUICKSTART_TOKEN, username=first_admin.username
+        )
+        session.commit()
+    console.print(f"admin user: [bold]{first_admin.username}[/]")
+    console.print("API token (shown once, keep it safe):")
+    print(secret, flush=True)
+
+
+def _revoke_quickstart_tokens(session: Session, user: User) -> None:
+    stale = session.scalars(
+        select(ApiToken.id).where(
+            ApiToken.user_id == user.id,
+            ApiToken.name == QUICKSTART_TOKEN,
+            ApiToken.revoked_at.is_(None),
+        )
+    )
+    for token_id in list(stale):
+        service.revoke_token(session, actor=cli_actor(), token_id=token_id)
