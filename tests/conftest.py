@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,8 +30,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class SeededDatabase:
+    """A migrated database and the rows its migrations seeded, to restore between tests."""
+
+    url: str
+    seed: dict[str, list[dict[str, Any]]]
+
+
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str | None]:
+def postgres_database() -> Iterator[SeededDatabase | None]:
     """A fresh PostgreSQL database for this run, migrated once (None without a server)."""
     server = postgres_server_url()
     if server is None:
@@ -37,17 +47,24 @@ def postgres_database() -> Iterator[str | None]:
         return
     with fresh_postgres_database(server) as url:
         migrate.upgrade(url)
-        yield url
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            seed = {
+                t.name: [dict(r._mapping) for r in conn.execute(t.select())]
+                for t in Base.metadata.sorted_tables
+            }
+        engine.dispose()
+        yield SeededDatabase(url, {name: rows for name, rows in seed.items() if rows})
 
 
-def _empty_postgres(url: str) -> None:
-    tables = [t.name for t in Base.metadata.sorted_tables]
-    engine = create_engine(url)
+def _empty_postgres(database: SeededDatabase) -> None:
+    """Truncate every table and put back what the migrations seeded."""
+    tables = {t.name: t for t in Base.metadata.sorted_tables}
+    engine = create_engine(database.url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(
-            text("INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
-        )
+        for name, rows in database.seed.items():
+            conn.execute(tables[name].insert(), rows)
     engine.dispose()
 
 
@@ -56,7 +73,7 @@ def database_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     sqlite_template: Path,
-    postgres_database: str | None,
+    postgres_database: SeededDatabase | None,
 ) -> str:
     """An empty, migrated database: each test runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
@@ -69,7 +86,7 @@ def database_url(
     )
     assert postgres_database is not None
     _empty_postgres(postgres_database)
-    return postgres_database
+    return postgres_database.url
 
 
 @pytest.fixture

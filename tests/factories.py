@@ -12,6 +12,9 @@ from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team, User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import TeamCreate, UserCreate
+from flywheel.cmdb import service as cmdb_service
+from flywheel.cmdb.models import ConfigurationItem
+from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.db import Database
 
 _serial = count(1)
@@ -55,3 +58,47 @@ def make_person(db: Database, *roles: Role, username: str | None = None) -> Pers
         )
         session.commit()
         return Person(user.username, user.id, secret)
+
+
+def make_ci(
+    session: Session, key: str, ci_type: str = "application", **fields: object
+) -> ConfigurationItem:
+    """A configuration item of the given type."""
+    data = CICreate.model_validate({"key": key, "name": key, "type": ci_type, **fields})
+    return cmdb_service.create_ci(session, actor=SYSTEM, data=data)
+
+
+def relate(
+    session: Session, source: str, rel_type: str, target: str, optional: bool = False
+) -> int:
+    """Relate two CIs (source needs target); returns the relationship id."""
+    data = RelationshipCreate.model_validate(
+        {"source": source, "type": rel_type, "target": target, "optional": optional}
+    )
+    rel, _, _ = cmdb_service.add_relationship(session, actor=SYSTEM, data=data)
+    return rel.id
+
+
+def make_estate(session: Session) -> None:
+    """A small shop: checkout needs a pool of 6 (min_up 4) behind lb1, and db1; two tenants."""
+    make_ci(session, "checkout", "business_service", criticality=1)
+    make_ci(session, "search", "business_service", criticality=3)
+    make_ci(session, "checkout-app")
+    make_ci(session, "pool", "service_pool", min_up="4")
+    make_ci(session, "lb1", "load_balancer")
+    make_ci(session, "db1", "database")
+    relate(session, "checkout", "depends_on", "checkout-app")
+    relate(session, "checkout-app", "depends_on", "pool")
+    relate(session, "checkout-app", "depends_on", "db1")
+    relate(session, "pool", "balanced_by", "lb1")
+    relate(session, "search", "depends_on", "db1", optional=True)
+    for host in range(3):
+        make_ci(session, f"host{host}", "host")
+    for i in range(6):
+        make_ci(session, f"web{i}", "instance")
+        relate(session, f"web{i}", "member_of", "pool")
+        relate(session, f"web{i}", "runs_on", f"host{i % 3}")
+    make_ci(session, "acme", "tenant", criticality=1)
+    make_ci(session, "bolt", "tenant", criticality=2)
+    relate(session, "acme", "uses", "checkout")
+    relate(session, "bolt", "uses", "search")

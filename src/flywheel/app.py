@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -12,15 +15,19 @@ from sqlalchemy import text
 from flywheel import __version__, migrate
 from flywheel.audit.views import router as audit_router
 from flywheel.auth.views import router as auth_router
+from flywheel.change.views import router as change_router
+from flywheel.cmdb import service as cmdb_service
+from flywheel.cmdb.views import router as cmdb_router
 from flywheel.config import Settings, get_settings
 from flywheel.db import Database
 from flywheel.http.errors import error_response, install_error_handlers
+from flywheel.http.idempotency import IdempotencyMiddleware
 from flywheel.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 log = logging.getLogger("flywheel")
 
 API_PREFIX = "/api/v1"
-DOMAIN_ROUTERS: list[APIRouter] = [auth_router, audit_router]
+DOMAIN_ROUTERS: list[APIRouter] = [auth_router, audit_router, cmdb_router, change_router]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -28,6 +35,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or get_settings()
     db = database or Database(settings.resolved_database_url, settings)
     app = FastAPI(
+        lifespan=_lifespan,
         title="Flywheel",
         version=__version__,
         description="Service management: changes, releases, incidents, problems, SLOs.",
@@ -36,6 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)
@@ -45,6 +54,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.settings.warm_indexes:
+        threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
+    yield
+
+
+def _warm_indexes(db: Database) -> None:
+    """Load in-memory indexes in the background so the first query is fast."""
+    try:
+        with db.session() as session:
+            size = cmdb_service.warm_index(session)
+        log.info("CMDB graph index loaded: %d CIs", size)
+    except Exception:  # a missing schema or database is reported by /readyz
+        log.warning("could not warm the CMDB graph index", exc_info=True)
 
 
 def healthz() -> dict[str, str]:

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
+    warm_indexes: bool = Field(default=True, description="Load in-memory indexes at start.")
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -65,7 +65,11 @@ class Base(DeclarativeBase):
     """Base class of every Flywheel table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[str]: JSONType,
+    }
 
 
 WRITE_OPTION = "flywheel_write"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flywheel.audit import models as audit_models
 from flywheel.auth import models as auth_models
+from flywheel.change import models as change_models
+from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
+from flywheel.http import models as http_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "metadata"]
+__all__ = ["audit_models", "auth_models", "change_models", "cmdb_models", "http_models", "metadata"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from flywheel.audit.chain import (
@@ -27,6 +27,17 @@ HEAD_ID = 1
 _VERIFY_BATCH = 5_000
 
 
+_events = cast(Table, AuditEvent.__table__)
+_head = cast(Table, AuditChainHead.__table__)
+_INSERT_EVENT = insert(_events)
+_LOCK_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def record(
     session: Session,
     *,
@@ -37,15 +48,20 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> AuditEvent:
+) -> ChainRecord:
     """Append one event in the caller's transaction, chained to the current head.
 
     The head row is locked (FOR UPDATE on PostgreSQL; SQLite writers hold the
     database lock from BEGIN IMMEDIATE) so concurrent writers queue up instead
-    of forking the chain; the lock is released when the caller commits.
+    of forking the chain; the lock is released when the caller commits. The
+    caller's pending changes are flushed first, so the lock is held briefly.
     """
-    session.flush()
-    head = _locked_head(session)
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD).one_or_none()
+    if head is None:
+        raise RuntimeError("audit chain head is missing: run `flywheel db upgrade`")
     content = ChainRecord(
         seq=head.seq + 1,
         occurred_at=utcnow(),
@@ -60,34 +76,10 @@ def record(
         request_id=current_request_id(),
         prev_hash=head.hash,
     )
-    event = AuditEvent(**{**content.__dict__, "hash": digest(content)})
-    session.add(event)
-    session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .values(seq=event.seq, hash=event.hash)
-    )
-    session.flush()
+    event = replace(content, hash=digest(content))
+    conn.execute(_INSERT_EVENT, asdict(event))
+    conn.execute(_MOVE_HEAD, {"new_seq": event.seq, "new_hash": event.hash})
     return event
-
-
-@dataclass(frozen=True)
-class _Head:
-    seq: int
-    hash: str
-
-
-def _locked_head(session: Session) -> _Head:
-    row = session.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash)
-        .where(AuditChainHead.id == HEAD_ID)
-        .with_for_update()
-    ).one_or_none()
-    if row is None:
-        session.add(AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
-        session.flush()
-        return _Head(0, GENESIS_HASH)
-    return _Head(row.seq, row.hash)
 
 
 @dataclass(frozen=True)
@@ -163,3 +155,10 @@ def verify_chain(session: Session) -> ChainReport:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     records = (_as_record(e) for e in iter_events(session, flt=AuditFilter()))
     return find_break(records, head_seq=head_seq, head_hash=head_hash)
+
+
+def hash_at(session: Session, *, seq: int) -> str | None:
+    """The hash of event `seq` (the genesis hash for 0), or None if there is none."""
+    if seq == 0:
+        return GENESIS_HASH
+    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))

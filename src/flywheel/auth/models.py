@@ -29,7 +29,7 @@ class User(Base):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
     memberships: Mapped[list[TeamMember]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -72,7 +72,7 @@ class Team(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     members: Mapped[list[TeamMember]] = relationship(
-        back_populates="team", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="team", cascade="all, delete-orphan"
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -95,8 +95,8 @@ class TeamMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
-    team: Mapped[Team] = relationship(back_populates="members", lazy="joined")
-    user: Mapped[User] = relationship(back_populates="memberships", lazy="joined")
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(back_populates="memberships")
 
 
 class ApiToken(Base):

@@ -26,6 +26,14 @@ class Permission(StrEnum):
     TOKEN_SELF = "token:self"
     TOKEN_MANAGE = "token:manage"
     AUDIT_READ = "audit:read"
+    CMDB_READ = "cmdb:read"
+    CMDB_WRITE = "cmdb:write"
+    CMDB_TYPE_MANAGE = "cmdb_type:manage"
+    CHANGE_READ = "change:read"
+    CHANGE_CREATE = "change:create"
+    CHANGE_APPROVE = "change:approve"
+    CHANGE_IMPLEMENT = "change:implement"
+    CHANGE_POLICY_MANAGE = "change_policy:manage"
 
     @property
     def is_read(self) -> bool:
@@ -37,12 +45,22 @@ _EVERYONE = {
     Permission.USER_READ,
     Permission.TEAM_READ,
     Permission.TOKEN_SELF,
+    Permission.CMDB_READ,
+    Permission.CHANGE_READ,
+}
+# Pipelines and engineers open and carry out changes; who may approve a given change is
+# decided by its policy, so every working role may try.
+_CHANGE_WORK = {
+    Permission.CHANGE_CREATE,
+    Permission.CHANGE_APPROVE,
+    Permission.CHANGE_IMPLEMENT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DEVELOPER: frozenset(_EVERYONE),
-    Role.OPERATOR: frozenset(_EVERYONE),
-    Role.CHANGE_MANAGER: frozenset(_EVERYONE),
+    Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK),
+    # Operators keep the CMDB true to what runs.
+    Role.OPERATOR: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE}),
+    Role.CHANGE_MANAGER: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE}),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),
     Role.ADMIN: frozenset(Permission),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
@@ -146,18 +146,32 @@ def check_password(session: Session, *, username: str, password: str) -> User:
     return user
 
 
-def _team_summary(team: Team) -> dict[str, Any]:
+def _team_summary(team: Team, members: list[str]) -> dict[str, Any]:
     return {
         "key": team.key,
         "name": team.name,
         "description": team.description,
-        "members": team.member_usernames,
+        "members": members,
     }
+
+
+_MEMBER_NAMES = (
+    select(User.username)
+    .join(TeamMember, TeamMember.user_id == User.id)
+    .where(TeamMember.team_id == bindparam("team_id"))
+    .order_by(User.username)
+)
+_TEAM_BY_KEY = select(Team).where(Team.key == bindparam("key"))
+
+
+def member_usernames(session: Session, *, team_id: int) -> list[str]:
+    """Usernames of a team's members, sorted."""
+    return list(session.scalars(_MEMBER_NAMES, {"team_id": team_id}))
 
 
 def get_team(session: Session, *, key: str) -> Team:
     """The team with this key, or NotFound."""
-    team = session.scalar(select(Team).where(Team.key == key))
+    team = session.scalar(_TEAM_BY_KEY, {"key": key})
     if team is None:
         raise NotFound(f"no team '{key}'")
     return team
@@ -194,7 +208,7 @@ def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
         action="team.create",
         object_type="team",
         object_id=team.key,
-        after=_team_summary(team),
+        after=_team_summary(team, sorted(set(data.members))),
     )
     return team
 
@@ -203,14 +217,16 @@ def update_team(session: Session, *, actor: Actor, key: str, data: TeamUpdate) -
     """Update a team's name, description or members."""
     team = get_team(session, key=key)
     _check_version("team", key, team.version, data.version)
-    before = _team_summary(team)
+    members = member_usernames(session, team_id=team.id)
+    before = _team_summary(team, members)
     if data.name is not None:
         team.name = data.name
     if data.description is not None:
         team.description = data.description
-    if data.members is not None and sorted(set(data.members)) != before["members"]:
+    if data.members is not None and sorted(set(data.members)) != members:
         team.members = _members(session, data.members)
-    after = _team_summary(team)
+        members = sorted(set(data.members))
+    after = _team_summary(team, members)
     if after != before:
         team.updated_at = utcnow()
         session.flush()

@@ -8,7 +8,14 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 
-from flywheel.cli import audit_commands, db_commands, serve_commands, token_commands, user_commands
+from flywheel.cli import (
+    audit_commands,
+    cmdb_commands,
+    db_commands,
+    serve_commands,
+    token_commands,
+    user_commands,
+)
 from flywheel.cli.common import err_console
 from flywheel.errors import FlywheelError
 
@@ -24,6 +31,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(cmdb_commands.app, name="cmdb")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi import HTTPException
@@ -9,6 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flywheel.context import new_request_id, request_id_var
 from flywheel.http.errors import error_response
+
+log = logging.getLogger("flywheel.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -33,8 +36,22 @@ class RequestIdMiddleware:
                 message["headers"].append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Answer here, while the request id is still known, rather than in Starlette's
+            # outermost handler; never leak a traceback to the client.
+            log.exception("unexpected error")
+            if not started:
+                body = "internal error; quote the request id"
+                await error_response(500, "internal_error", body)(scope, receive, tracking_send)
         finally:
             request_id_var.reset(token)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -17,6 +18,9 @@ from tests.factories import Person, make_person
 EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 AUDIT = frozenset({Role.AUDITOR, Role.ADMIN})
+OPS = frozenset({Role.OPERATOR, Role.ADMIN})
+WORKERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
+GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
 
 _serial = count(1)
 
@@ -38,7 +42,91 @@ class World:
             json={"name": "to-revoke", "username": self.caller.username},
             headers=self.admin.headers,
         )
+        assert made.status_code == 201, made.text
         return int(made.json()["id"])
+
+    def new_app(self) -> str:
+        app = f"app{next(_serial)}"
+        body = {"key": app, "name": app, "type": "application"}
+        made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return app
+
+    def new_relationship_id(self) -> int:
+        app = self.new_app()
+        made = self.client.post(
+            "/api/v1/relationships",
+            json={"source": app, "type": "depends_on", "target": "db1"},
+            headers=self.admin.headers,
+        )
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
+
+def _change(w: World, who: Person | None = None, **body: object) -> int:
+    payload = {"service": "svc", "title": f"c{next(_serial)}", **body}
+    made = w.client.post("/api/v1/changes", json=payload, headers=(who or w.admin).headers)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def _awaiting_for(w: World) -> int:
+    """A change awaiting one approval from any working role (not requested by the caller)."""
+    return _change(w, type="emergency")
+
+
+def _scheduled(w: World) -> int:
+    return _change(w)
+
+
+def _implementing(w: World) -> int:
+    change_id = _change(w)
+    w.client.post(f"/api/v1/changes/{change_id}/start", headers=w.admin.headers)
+    return change_id
+
+
+def _in_review(w: World) -> int:
+    change_id = _implementing(w)
+    w.client.post(
+        f"/api/v1/changes/{change_id}/complete",
+        json={"close_code": "successful"},
+        headers=w.admin.headers,
+    )
+    return change_id
+
+
+def _frozen(w: World) -> int:
+    now = datetime.now(UTC)
+    window = {
+        "name": f"freeze{next(_serial)}",
+        "kind": "blackout",
+        "scope": "service:frozen",
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=5)).isoformat(),
+        "override_roles": [r.value for r in Role],
+    }
+    w.client.post("/api/v1/change-windows", json=window, headers=w.admin.headers)
+    return _change(w, service="frozen")
+
+
+def _window_body(w: World) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "name": f"w{next(_serial)}",
+        "kind": "maintenance",
+        "start": now.isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+
+
+def _window_id(w: World) -> int:
+    made = w.client.post("/api/v1/change-windows", json=_window_body(w), headers=w.admin.headers)
+    return int(made.json()["id"])
+
+
+def _new_ci(w: World) -> Request:
+    key = f"ci{next(_serial)}"
+    return ("POST", "/cis", {"key": key, "name": key, "type": "host"})
 
 
 Request = tuple[str, str, dict[str, object] | None]
@@ -80,6 +168,119 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ),
     ("GET", "/audit"): (AUDIT, lambda w: ("GET", "/audit", None)),
     ("GET", "/audit/verify"): (AUDIT, lambda w: ("GET", "/audit/verify", None)),
+    ("GET", "/ci-types"): (EVERYONE, lambda w: ("GET", "/ci-types", None)),
+    ("POST", "/ci-types"): (
+        ADMIN,
+        lambda w: ("POST", "/ci-types", {"name": f"kind{next(_serial)}"}),
+    ),
+    ("GET", "/cis"): (EVERYONE, lambda w: ("GET", "/cis", None)),
+    ("POST", "/cis"): (OPS, _new_ci),
+    ("GET", "/cis/{key}"): (EVERYONE, lambda w: ("GET", "/cis/db1", None)),
+    ("PATCH", "/cis/{key}"): (
+        OPS,
+        lambda w: (
+            "PATCH",
+            "/cis/db1",
+            {"version": w.version_of("/api/v1/cis/db1"), "criticality": next(_serial) % 4 + 1},
+        ),
+    ),
+    ("GET", "/cis/{key}/history"): (EVERYONE, lambda w: ("GET", "/cis/db1/history", None)),
+    ("GET", "/cis/{key}/relationships"): (
+        EVERYONE,
+        lambda w: ("GET", "/cis/db1/relationships", None),
+    ),
+    ("GET", "/cis/{key}/impact"): (EVERYONE, lambda w: ("GET", "/cis/db1/impact", None)),
+    ("GET", "/cis/{key}/dependencies"): (
+        EVERYONE,
+        lambda w: ("GET", "/cis/db1/dependencies", None),
+    ),
+    ("POST", "/impact"): (EVERYONE, lambda w: ("POST", "/impact", {"keys": ["db1"]})),
+    ("POST", "/relationships"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/relationships",
+            {"source": w.new_app(), "type": "depends_on", "target": "db1"},
+        ),
+    ),
+    ("DELETE", "/relationships/{rel_id}"): (
+        OPS,
+        lambda w: ("DELETE", f"/relationships/{w.new_relationship_id()}", None),
+    ),
+    ("POST", "/changes"): (
+        WORKERS,
+        lambda w: ("POST", "/changes", {"service": "svc", "title": "t"}),
+    ),
+    ("GET", "/changes"): (EVERYONE, lambda w: ("GET", "/changes", None)),
+    ("GET", "/changes/calendar"): (
+        EVERYONE,
+        lambda w: (
+            "GET",
+            "/changes/calendar?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
+            None,
+        ),
+    ),
+    ("GET", "/changes/{change_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/changes/{_scheduled(w)}", None),
+    ),
+    ("GET", "/changes/{change_id}/timeline"): (
+        EVERYONE,
+        lambda w: ("GET", f"/changes/{_scheduled(w)}/timeline", None),
+    ),
+    ("POST", "/changes/{change_id}/approve"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_awaiting_for(w)}/approve", {}),
+    ),
+    ("POST", "/changes/{change_id}/reject"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_awaiting_for(w)}/reject", {"reason": "no"}),
+    ),
+    ("POST", "/changes/{change_id}/cancel"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_scheduled(w)}/cancel", {"reason": "no longer needed"}),
+    ),
+    ("POST", "/changes/{change_id}/start"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_scheduled(w)}/start", None),
+    ),
+    ("POST", "/changes/{change_id}/complete"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_implementing(w)}/complete", {"close_code": "successful"}),
+    ),
+    ("POST", "/changes/{change_id}/close"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_in_review(w)}/close", {}),
+    ),
+    ("POST", "/changes/{change_id}/break-glass"): (
+        WORKERS,
+        lambda w: ("POST", f"/changes/{_frozen(w)}/break-glass", {"reason": "urgent hotfix now"}),
+    ),
+    ("GET", "/change-policies/{scope}"): (
+        EVERYONE,
+        lambda w: ("GET", "/change-policies/svc", None),
+    ),
+    ("PUT", "/change-policies/{scope}"): (
+        GOVERNORS,
+        lambda w: ("PUT", "/change-policies/svc", {"text": "rules: []"}),
+    ),
+    ("GET", "/change-windows"): (EVERYONE, lambda w: ("GET", "/change-windows", None)),
+    ("POST", "/change-windows"): (
+        GOVERNORS,
+        lambda w: ("POST", "/change-windows", _window_body(w)),
+    ),
+    ("DELETE", "/change-windows/{window_id}"): (
+        GOVERNORS,
+        lambda w: ("DELETE", f"/change-windows/{_window_id(w)}", None),
+    ),
+    ("POST", "/cmdb/import"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/cmdb/import",
+            {"cis": [{"key": f"imp{next(_serial)}", "name": "i", "type": "host"}]},
+        ),
+    ),
 }
 
 
@@ -104,6 +305,17 @@ def test_role_against_every_endpoint(client: TestClient, db: Database, role: Rol
     caller = make_person(db, role, username=f"as-{role.value.replace('_', '-')}")
     make_person(db, username="target")
     client.post("/api/v1/teams", json={"key": "core", "name": "Core"}, headers=admin.headers)
+    db1 = {"key": "db1", "name": "DB 1", "type": "database"}
+    client.post("/api/v1/cis", json=db1, headers=admin.headers)
+    for key in ("svc", "frozen"):
+        ci = {"key": key, "name": key, "type": "business_service", "criticality": 4}
+        client.post("/api/v1/cis", json=ci, headers=admin.headers)
+    # Approvals of emergency changes are open to every working role in this test's policy.
+    policy = "rules: [{name: flow, when: {type: normal}, then: auto_approve}, " + (
+        "{name: anyone, when: {type: emergency}, then: {approve: {by: "
+        '["role:developer", "role:operator", "role:change_manager", "role:admin"]}}}]'
+    )
+    client.put("/api/v1/change-policies/*", json={"text": policy}, headers=admin.headers)
     world = World(client, admin, caller)
     failures = []
     for (method, path), (allowed, example) in sorted(MATRIX.items()):

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
+from flywheel.app import create_app
 from flywheel.auth.roles import Role
+from flywheel.config import Settings
 from flywheel.db import Database
 from tests.factories import make_person
 
@@ -64,3 +66,21 @@ def test_unknown_paths_and_methods_get_json_errors(client: TestClient, db: Datab
 def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/users" in spec["paths"]
+
+
+def test_unexpected_errors_are_json_500_with_the_request_id(
+    settings: Settings, db: Database
+) -> None:
+    app = create_app(settings, db)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"X-Request-ID": "trace-me"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["request_id"] == "trace-me"
+    assert body["error"]["code"] == "internal_error"
+    assert "secret internals" not in response.text

@@ -1,0 +1,1 @@
+"""Change requests, policies, approvals, windows and conflicts."""

@@ -1,0 +1,172 @@
+"""Approving, rejecting and breaking glass on changes, with separation of duties."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from flywheel.audit import service as audit
+from flywheel.auth import service as auth_service
+from flywheel.auth.actor import Actor
+from flywheel.auth.policy import require_different_person
+from flywheel.change.lifecycle import ChangeType, IllegalTransition, State
+from flywheel.change.models import ChangeApproval, ChangeRequest
+from flywheel.change.policy import ApprovalRequirement
+from flywheel.change.steps import awaiting_state, get_change, walk
+from flywheel.db import utcnow
+from flywheel.errors import Conflict, PermissionDenied
+
+
+def _requirements(change: ChangeRequest) -> list[ApprovalRequirement]:
+    decision = change.decision or {}
+    return [
+        ApprovalRequirement(tuple(r["by"]), int(r["count"])) for r in decision.get("approvals", [])
+    ]
+
+
+def _matching(
+    requirements: list[ApprovalRequirement], roles: list[str], teams: list[str]
+) -> list[str]:
+    return [" | ".join(r.by) for r in requirements if r.accepts(roles=roles, teams=teams)]
+
+
+def _check_separation(session: Session, change: ChangeRequest, actor: Actor) -> None:
+    require_different_person(
+        actor, change.requested_by_user_id, duty="approve a change they requested"
+    )
+    if actor.user_id is None:
+        return
+    user = auth_service.get_user(session, username=actor.name)
+    names = {actor.name.lower(), (user.email or "").lower(), user.full_name.lower()} - {""}
+    if any((c.author or "").lower() in names for c in change.commits):
+        require_different_person(
+            actor, actor.user_id, duty="approve a change carrying a commit they authored"
+        )
+
+
+def _people(session: Session, actor: Actor) -> tuple[list[str], list[str]]:
+    if actor.user_id is None:
+        return [r.value for r in actor.roles], []
+    return [r.value for r in actor.roles], auth_service.get_user(
+        session, username=actor.name
+    ).team_keys
+
+
+def _satisfied(session: Session, change: ChangeRequest) -> bool:
+    requirements = _requirements(change)
+    approvers = [a for a in change.approvals if a.verdict == "approve"]
+    for requirement in requirements:
+        matching = 0
+        for approval in approvers:
+            user = auth_service.get_user(session, username=approval.username)
+            if requirement.accepts(roles=user.role_names, teams=user.team_keys):
+                matching += 1
+        if matching < requirement.count:
+            return False
+    return True
+
+
+def _ensure_awaiting(change: ChangeRequest) -> None:
+    if change.state != awaiting_state(ChangeType(change.type)).value:
+        raise IllegalTransition(
+            f"{change.number} is not awaiting approval (it is '{change.state}')"
+        )
+
+
+def approve(session: Session, *, actor: Actor, change_id: int, comment: str = "") -> ChangeRequest:
+    """Record an approval; the change is scheduled once every requirement is met."""
+    change = get_change(session, change_id=change_id, lock=True)
+    _ensure_awaiting(change)
+    _check_separation(session, change, actor)
+    if any(a.user_id == actor.user_id for a in change.approvals):
+        raise Conflict(f"'{actor.name}' already gave a verdict on {change.number}")
+    roles, teams = _people(session, actor)
+    matched = _matching(_requirements(change), roles, teams)
+    if not matched:
+        wanted = "; ".join(" | ".join(r.by) for r in _requirements(change)) or "nobody (blocked)"
+        raise PermissionDenied(
+            f"'{actor.name}' is not among the approvers {change.number} needs: {wanted}"
+        )
+    change.approvals.append(
+        ChangeApproval(
+            user_id=actor.user_id or 0,
+            username=actor.name,
+            verdict="approve",
+            as_role=", ".join(matched),
+            comment=comment,
+        )
+    )
+    change.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="change.approve",
+        object_type="change",
+        object_id=change.number,
+        after={"as": matched},
+        reason=comment or None,
+    )
+    blocked = bool((change.decision or {}).get("blockers"))
+    if _satisfied(session, change) and not blocked:
+        walk(session, change, State.SCHEDULED, actor=actor, reason="all approvals given")
+    return change
+
+
+def reject(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
+    """Reject a change awaiting approval; only someone who could approve it may."""
+    change = get_change(session, change_id=change_id, lock=True)
+    _ensure_awaiting(change)
+    require_different_person(
+        actor, change.requested_by_user_id, duty="reject a change they requested"
+    )
+    roles, teams = _people(session, actor)
+    if (
+        not _matching(_requirements(change), roles, teams)
+        and "change_manager" not in roles
+        and "admin" not in roles
+    ):
+        raise PermissionDenied(f"'{actor.name}' is not among the approvers of {change.number}")
+    change.approvals.append(
+        ChangeApproval(
+            user_id=actor.user_id or 0, username=actor.name, verdict="reject", comment=reason
+        )
+    )
+    walk(session, change, State.REJECTED, actor=actor, reason=reason)
+    return change
+
+
+def override_freeze(
+    session: Session, *, actor: Actor, change_id: int, reason: str
+) -> ChangeRequest:
+    """Break glass: let a change proceed through a blackout, if the actor's role may."""
+    change = get_change(session, change_id=change_id, lock=True)
+    blockers = (change.decision or {}).get("blockers", [])
+    if not blockers:
+        raise Conflict(f"{change.number} is not blocked by a blackout window")
+    roles = {r.value for r in actor.roles}
+    refused = [b["window"] for b in blockers if roles.isdisjoint(b["override_roles"])]
+    if refused:
+        raise PermissionDenied(
+            f"'{actor.name}' may not override blackout window(s) {', '.join(refused)}"
+        )
+    change.decision = {
+        **(change.decision or {}),
+        "override": {"by": actor.name, "reason": reason, "at": utcnow().isoformat()},
+        "blockers": [],
+    }
+    change.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="change.break_glass",
+        object_type="change",
+        object_id=change.number,
+        after={"windows": [b["window"] for b in blockers]},
+        reason=reason,
+    )
+    if change.state == awaiting_state(ChangeType(change.type)).value and _satisfied(
+        session, change
+    ):
+        walk(session, change, State.SCHEDULED, actor=actor, reason="blackout overridden")
+    return change

@@ -1,0 +1,236 @@
+"""Everything a change decision rests on: risk, policy, windows and conflicts (reads only)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flywheel.change import conflicts as conflict_rules
+from flywheel.change import windows as window_rules
+from flywheel.change.lifecycle import ChangeType, State
+from flywheel.change.models import ChangePolicy, ChangeRequest, ChangeWindow
+from flywheel.change.policy import Policy, PolicyContext, PolicyDecision, evaluate, parse_policy
+from flywheel.change.policy import default_policy as builtin_policy
+from flywheel.cmdb import service as cmdb
+from flywheel.db import utcnow
+from flywheel.risk import service as risk_service
+from flywheel.risk.rules import ChangeFacts, RiskAssessment
+
+DEFAULT_SCOPE = "*"
+DEFAULT_DURATION = timedelta(hours=1)
+ACTIVE_STATES = (State.AUTHORIZE, State.SCHEDULED, State.IMPLEMENT)
+
+
+@dataclass
+class Assessment:
+    """The facts and verdicts behind one change decision."""
+
+    risk: RiskAssessment
+    decision: PolicyDecision
+    policy_scope: str
+    policy_version: int
+    verdict: conflict_rules.WindowVerdict
+    conflicts: list[conflict_rules.Conflict]
+    tenants_affected: int | None
+    warnings: list[str] = field(default_factory=list)
+
+    def blockers(self, change_type: ChangeType) -> list[dict[str, Any]]:
+        """Blackouts that stop this change (emergency changes are only warned)."""
+        if change_type is ChangeType.EMERGENCY:
+            return []
+        return [
+            {
+                "kind": "blackout",
+                "window": hit.window.name,
+                "from": hit.overlap.start.isoformat(),
+                "to": hit.overlap.end.isoformat(),
+                "override_roles": sorted(hit.window.override_roles),
+            }
+            for hit in self.verdict.blackouts
+        ]
+
+    def as_record(self, change_type: ChangeType) -> dict[str, Any]:
+        """What is stored on the change and in the audit trail."""
+        return {
+            **self.decision.to_dict(),
+            "policy": {"scope": self.policy_scope, "version": self.policy_version},
+            "blockers": self.blockers(change_type),
+            "conflicts": [_conflict_record(c) for c in self.conflicts],
+            "warnings": self.warnings,
+            "tenants_affected": self.tenants_affected,
+        }
+
+
+def _conflict_record(found: conflict_rules.Conflict) -> dict[str, Any]:
+    return {
+        "change": f"CHG{int(found.other):07d}",
+        "kind": str(found.kind),
+        "ci": found.ci,
+        "other_ci": found.other_ci,
+        "direction": str(found.direction) if found.direction else None,
+        "from": found.overlap.start.isoformat(),
+        "to": found.overlap.end.isoformat(),
+    }
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Policy:
+    return parse_policy(text)
+
+
+def active_policy(session: Session, *, service: str) -> tuple[Policy, str, int]:
+    """The newest policy for the service, else the default one, else the built-in."""
+    for scope in (service, DEFAULT_SCOPE):
+        row = session.scalar(
+            select(ChangePolicy)
+            .where(ChangePolicy.scope == scope)
+            .order_by(ChangePolicy.version.desc())
+            .limit(1)
+        )
+        if row is not None:
+            return _parsed(row.text), scope, row.version
+    return builtin_policy(), "builtin", 0
+
+
+def interval_of(change: ChangeRequest, now: datetime) -> window_rules.Interval:
+    """The change's planned interval (now + default duration when unplanned)."""
+    start = change.planned_start or now
+    end = change.planned_end or start + DEFAULT_DURATION
+    return window_rules.Interval(start, end)
+
+
+def to_window(row: ChangeWindow) -> window_rules.Window:
+    """The pure form of a stored window."""
+    scope = window_rules.Scope.parse(
+        "all" if row.scope_type == "all" else f"{row.scope_type}:{row.scope_key}",
+        include_dependents=row.include_dependents,
+    )
+    common: dict[str, Any] = {
+        "name": row.name,
+        "kind": row.kind,
+        "scope": scope,
+        "timezone": row.timezone,
+        "override_roles": frozenset(row.override_roles or []),
+    }
+    if row.rrule:
+        duration = timedelta(minutes=row.duration_minutes or 0)
+        return window_rules.Window(**common, rrule=row.rrule, dtstart=row.start, duration=duration)
+    return window_rules.Window(**common, start=row.start, end=row.end)
+
+
+def windows_in_scope(
+    session: Session, *, service: str, ci_keys: list[str]
+) -> list[window_rules.Window]:
+    """Active windows whose scope reaches a change on `service` touching `ci_keys`."""
+    rows = session.scalars(select(ChangeWindow).where(ChangeWindow.active.is_(True)))
+
+    def covered(scope: window_rules.Scope) -> set[str]:
+        if scope.key is None:
+            return set()
+        keys = {scope.key}
+        if scope.include_dependents:
+            keys |= cmdb.dependents(session, key=scope.key)
+        return keys
+
+    touched = [service, *ci_keys]
+    return window_rules.in_scope(
+        [to_window(r) for r in rows], service=service, ci_keys=touched, covered=covered
+    )
+
+
+class _CmdbDependencies:
+    """Conflict detection's view of the CMDB."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def depends_on(self, ci: str) -> set[str]:
+        return {d.key for d in cmdb.dependencies(self.session, key=ci).dependencies}
+
+    def dependents_of(self, ci: str) -> set[str]:
+        return cmdb.dependents(self.session, key=ci)
+
+
+def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rules.Conflict]:
+    """Other active changes on the same CIs, or CIs they depend on or that depend on them."""
+    now = utcnow()
+    others = session.scalars(
+        select(ChangeRequest).where(
+            ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
+            ChangeRequest.id != change.id,
+        )
+    )
+    planned = [
+        conflict_rules.PlannedChange(
+            o.id, frozenset([o.service, *o.ci_keys]), o.planned_start, o.planned_end
+        )
+        for o in others
+    ]
+    if not planned:
+        return []
+    mine = conflict_rules.PlannedChange(
+        change.id,
+        frozenset([change.service, *change.ci_keys]),
+        change.planned_start,
+        change.planned_end,
+    )
+    return conflict_rules.find_conflicts(
+        mine,
+        planned,
+        now=now,
+        dependencies=_CmdbDependencies(session),
+        default_duration=DEFAULT_DURATION,
+    )
+
+
+def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> ChangeFacts:
+    metrics = change.code_metrics or {}
+    return ChangeFacts(
+        change_type=change.type,
+        lines_added=int(metrics["la"]) if "la" in metrics else None,
+        lines_deleted=int(metrics["ld"]) if "ld" in metrics else None,
+        files=int(metrics["nf"]) if "nf" in metrics else None,
+        commits=len(change.commits),
+        service_criticality=criticality,
+        tenants_affected=tenants,
+        code_metrics={k: float(v) for k, v in metrics.items()},
+    )
+
+
+def assess(session: Session, change: ChangeRequest) -> Assessment:
+    """Score the change, check windows and conflicts, and let the policy decide."""
+    service = cmdb.get_ci(session, key=change.service)
+    touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
+    tenants = cmdb.impact(session, keys=[change.service], top_tenants=0).tenants_affected
+    risk = risk_service.assess_change(session, facts=_facts(change, service.criticality, tenants))
+    now = utcnow()
+    span = interval_of(change, now)
+    verdict = conflict_rules.window_verdict(
+        span, windows_in_scope(session, service=change.service, ci_keys=change.ci_keys)
+    )
+    found = find_conflicts(session, change)
+    policy, scope, version = active_policy(session, service=change.service)
+    context = PolicyContext(
+        change_type=change.type,
+        service=change.service,
+        planned_start=span.start,
+        risk_score=risk.score,
+        risk_level=risk.level,
+        service_criticality=service.criticality,
+        ci_types=frozenset(c.type for c in touched),
+        tenants_affected=tenants,
+        # Flywheel tracks no incidents until the incident domain exists: none are open.
+        open_incidents=0,
+        in_freeze=verdict.blocked,
+        receipt=change.receipt,
+    )
+    decision = evaluate(policy, context)
+    warnings = [f"conflicts with {_conflict_record(c)['change']} on {c.ci}" for c in found]
+    if change.type == ChangeType.EMERGENCY and verdict.blocked:
+        warnings.append("inside a blackout window: allowed for an emergency change")
+    return Assessment(risk, decision, scope, version, verdict, found, tenants, warnings)

@@ -1,0 +1,249 @@
+"""Change requests: open, decide, approve, implement and close them, with an audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flywheel.audit import service as audit
+from flywheel.auth import service as auth_service
+from flywheel.auth.actor import Actor
+from flywheel.change.approvals import approve, override_freeze, reject
+from flywheel.change.assessment import Assessment, assess, find_conflicts
+from flywheel.change.lifecycle import (
+    ChangeType,
+    CloseCode,
+    State,
+    check_transition,
+)
+from flywheel.change.models import (
+    ChangeCI,
+    ChangeCommit,
+    ChangeRequest,
+    ChangeTransition,
+)
+from flywheel.change.policy import OutcomeKind
+from flywheel.change.schemas import ChangeCreate
+from flywheel.change.steps import awaiting_state, get_change, move, walk
+from flywheel.cmdb import service as cmdb
+from flywheel.db import utcnow
+from flywheel.errors import Conflict, InvalidInput, NotFound
+
+SERVICE_TYPES = frozenset({"business_service", "application", "service_pool"})
+
+
+def list_changes(
+    session: Session,
+    *,
+    service: str | None = None,
+    state: State | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[ChangeRequest]:
+    """Changes, oldest first, optionally for one service or in one state."""
+    query = select(ChangeRequest).where(ChangeRequest.id > after_id)
+    if service:
+        query = query.where(ChangeRequest.service == service)
+    if state:
+        query = query.where(ChangeRequest.state == state.value)
+    return list(session.scalars(query.order_by(ChangeRequest.id).limit(limit)))
+
+
+def _summary(change: ChangeRequest) -> dict[str, Any]:
+    return {
+        "number": change.number,
+        "type": change.type,
+        "state": change.state,
+        "service": change.service,
+        "title": change.title,
+        "version": change.version_label,
+        "risk": change.risk_level,
+    }
+
+
+def _check_references(session: Session, data: ChangeCreate) -> None:
+    try:
+        service = cmdb.get_ci(session, key=data.service)
+        cmdb.get_cis(session, keys=data.cis)
+    except NotFound as exc:
+        raise InvalidInput(f"unknown service or CI: {exc.message}") from exc
+    if service.type not in SERVICE_TYPES:
+        raise InvalidInput(f"'{data.service}' is a {service.type}, not a service")
+    if data.assigned_team:
+        try:
+            auth_service.get_team(session, key=data.assigned_team)
+        except NotFound as exc:
+            raise InvalidInput(f"unknown assigned_team '{data.assigned_team}'") from exc
+
+
+def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
+    if data.external_id is None:
+        return None
+    return session.scalar(
+        select(ChangeRequest).where(
+            ChangeRequest.service == data.service, ChangeRequest.external_id == data.external_id
+        )
+    )
+
+
+def open_change(
+    session: Session, *, actor: Actor, data: ChangeCreate
+) -> tuple[ChangeRequest, bool]:
+    """Open a change and decide it at once where the policy allows; (change, created)."""
+    existing = _existing(session, data)
+    if existing is not None:
+        return existing, False
+    _check_references(session, data)
+    change = ChangeRequest(
+        type=data.type.value,
+        state=State.NEW.value,
+        service=data.service,
+        title=data.title,
+        description=data.description,
+        implementation_plan=data.implementation_plan,
+        backout_plan=data.backout_plan,
+        requested_by=actor.name,
+        requested_by_user_id=actor.user_id,
+        assigned_team=data.assigned_team,
+        planned_start=data.planned_start,
+        planned_end=data.planned_end,
+        version_label=data.version,
+        artifact=data.artifact,
+        external_id=data.external_id,
+        receipt=data.receipt,
+        test_results=data.test_results,
+        code_metrics=data.code_metrics,
+        cis=[ChangeCI(ci_key=k) for k in sorted(set(data.cis) - {data.service})],
+        commits=[ChangeCommit(position=i, **c.model_dump()) for i, c in enumerate(data.commits)],
+    )
+    session.add(change)
+    session.flush()
+    session.add(
+        ChangeTransition(
+            change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="change.create",
+        object_type="change",
+        object_id=change.number,
+        after=_summary(change),
+    )
+    _decide(session, change, actor=actor, implemented_at=data.implemented_at)
+    return change, True
+
+
+def _store_assessment(change: ChangeRequest, found: Assessment) -> None:
+    change.risk_score = found.risk.score
+    change.risk_level = found.decision.risk_level or found.risk.level
+    change.risk_explanation = {"factors": found.risk.explanation}
+    change.risk_model_version = found.risk.model_version
+    change.decision = found.as_record(ChangeType(change.type))
+
+
+def _decide(
+    session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
+) -> None:
+    found = assess(session, change)
+    _store_assessment(change, found)
+    kind = found.decision.outcome
+    reason = f"policy {found.policy_scope} v{found.policy_version}: {found.decision.summary}"
+    change_type = ChangeType(change.type)
+    if kind is OutcomeKind.REJECT:
+        walk(session, change, State.REJECTED, actor=actor, reason=reason)
+    elif kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
+        walk(session, change, State.SCHEDULED, actor=actor, reason=reason)
+        if change.receipt:
+            _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
+    else:
+        walk(session, change, awaiting_state(change_type), actor=actor, reason=reason)
+
+
+def _record_receipt(
+    session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
+) -> None:
+    change.actual_start = change.actual_end = implemented_at or utcnow()
+    change.close_code = CloseCode.SUCCESSFUL.value
+    walk(
+        session, change, State.CLOSED, actor=actor, reason="change receipt: recorded after the fact"
+    )
+
+
+def cancel(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
+    """Withdraw a change that has not started."""
+    change = get_change(session, change_id=change_id, lock=True)
+    change.close_code = CloseCode.CANCELLED.value
+    move(session, change, State.CANCELLED, actor=actor, reason=reason)
+    return change
+
+
+def start(session: Session, *, actor: Actor, change_id: int) -> ChangeRequest:
+    """Begin implementing a scheduled change, re-checking blackouts and conflicts first."""
+    change = get_change(session, change_id=change_id, lock=True)
+    check_transition(ChangeType(change.type), State(change.state), State.IMPLEMENT)
+    found = assess(session, change)
+    blockers = found.blockers(ChangeType(change.type))
+    overridden = (change.decision or {}).get("override")
+    if blockers and not overridden:
+        names = ", ".join(b["window"] for b in blockers)
+        raise Conflict(
+            f"{change.number} is inside blackout window(s) {names}: reschedule or break glass"
+        )
+    record = dict(change.decision or {})
+    record["conflicts_at_start"] = found.as_record(ChangeType(change.type))["conflicts"]
+    change.decision = record
+    change.actual_start = utcnow()
+    move(session, change, State.IMPLEMENT, actor=actor, reason="implementation started")
+    return change
+
+
+def complete(
+    session: Session, *, actor: Actor, change_id: int, close_code: CloseCode, notes: str
+) -> ChangeRequest:
+    """Record how the implementation went; normal and emergency changes go to review."""
+    change = get_change(session, change_id=change_id, lock=True)
+    if close_code is CloseCode.CANCELLED:
+        raise InvalidInput("a started change cannot be closed as cancelled: say how it ended")
+    change.close_code, change.close_notes = close_code.value, notes
+    change.actual_end = utcnow()
+    standard_success = change.type == ChangeType.STANDARD and close_code is CloseCode.SUCCESSFUL
+    target = State.CLOSED if standard_success else State.REVIEW
+    move(session, change, target, actor=actor, reason=f"implementation {close_code.value}")
+    return change
+
+
+def close(session: Session, *, actor: Actor, change_id: int, notes: str) -> ChangeRequest:
+    """Close a reviewed change (the post-implementation review is done)."""
+    change = get_change(session, change_id=change_id, lock=True)
+    if notes:
+        change.close_notes = f"{change.close_notes or ''}\n\nReview: {notes}".strip()
+    move(session, change, State.CLOSED, actor=actor, reason="post-implementation review done")
+    return change
+
+
+def timeline(session: Session, *, change_id: int) -> list[ChangeTransition]:
+    """A change's lifecycle steps in order."""
+    get_change(session, change_id=change_id)
+    query = select(ChangeTransition).where(ChangeTransition.change_id == change_id)
+    return list(session.scalars(query.order_by(ChangeTransition.id)))
+
+
+__all__ = [
+    "approve",
+    "cancel",
+    "close",
+    "complete",
+    "find_conflicts",
+    "get_change",
+    "list_changes",
+    "open_change",
+    "override_freeze",
+    "reject",
+    "start",
+    "timeline",
+]

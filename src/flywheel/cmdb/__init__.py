@@ -1,0 +1,1 @@
+"""Configuration items, relationships, history and impact analysis."""

@@ -1,0 +1,1 @@
+"""Change risk: features, models, training, evaluation and explanations."""
