@@ -1,6 +1,7 @@
 """Audited vs un-audited writes per second on SQLite and PostgreSQL (issue 2).
 
-One state change is one committed transaction: audited through the service layer
+One state change per committed transaction by default (`--batch N` groups N, each still
+its own audited service call, as bulk paths do): audited through the service layer
 (`auth.service.update_team`, which appends a hash-chained audit event), un-audited as
 the same ORM change on the model. Both run on the same database in interleaved timed
 phases (A, U, U, A) after a warm-up; progress goes to stderr, one JSON line to stdout.
@@ -47,10 +48,10 @@ SQLITE_SYNC = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 @dataclass
 class Writer:
-    """One writer thread's own team, its version and how many writes it made."""
+    """One writer thread's own teams (one per state change in a transaction) and counts."""
 
-    key: str
-    version: int
+    keys: list[str]
+    versions: list[int]
     writes: int = 0
     audited: int = 0
 
@@ -59,35 +60,47 @@ Write = Callable[[Database, Writer], None]
 
 
 def audited_write(db: Database, writer: Writer) -> None:
-    """One audited state change: update_team through the service layer, then commit."""
+    """Audited state changes (update_team through the service layer), one commit for the batch."""
     writer.writes += 1
-    data = TeamUpdate(version=writer.version, description=f"revision {writer.writes}")
     with db.session(write=True) as session:
-        team = auth.update_team(session, actor=ACTOR, key=writer.key, data=data)
+        teams = [
+            auth.update_team(
+                session,
+                actor=ACTOR,
+                key=key,
+                data=TeamUpdate(version=version, description=f"revision {writer.writes}"),
+            )
+            for key, version in zip(writer.keys, writer.versions, strict=True)
+        ]
         session.commit()
-    writer.version, writer.audited = team.version, writer.audited + 1
+    writer.versions = [t.version for t in teams]
+    writer.audited += len(teams)
 
 
 def unaudited_write(db: Database, writer: Writer) -> None:
-    """The same ORM change made directly on the model, with no audit event."""
+    """The same ORM changes made directly on the models, with no audit event."""
     writer.writes += 1
     with db.session(write=True) as session:
-        team = session.scalars(select(Team).where(Team.key == writer.key)).one()
-        team.description = f"revision {writer.writes}"
-        team.updated_at = utcnow()
+        teams = [session.scalars(select(Team).where(Team.key == k)).one() for k in writer.keys]
+        for team in teams:
+            team.description = f"revision {writer.writes}"
+            team.updated_at = utcnow()
         session.commit()
-    writer.version = team.version
+    writer.versions = [t.version for t in teams]
 
 
-def make_writers(db: Database, count: int) -> list[Writer]:
-    """Create one team per writer thread (audited, like any other state change)."""
+def make_writers(db: Database, count: int, batch: int) -> list[Writer]:
+    """Create `batch` teams per writer thread (audited, like any other state change)."""
     writers = []
     for _ in range(count):
-        key = f"bench-{uuid.uuid4().hex[:12]}"
+        keys = [f"bench-{uuid.uuid4().hex[:12]}" for _ in range(batch)]
         with db.session(write=True) as session:
-            team = auth.create_team(session, actor=ACTOR, data=TeamCreate(key=key, name=key))
+            teams = [
+                auth.create_team(session, actor=ACTOR, data=TeamCreate(key=key, name=key))
+                for key in keys
+            ]
             session.commit()
-        writers.append(Writer(key=key, version=team.version, audited=1))
+        writers.append(Writer(keys, [t.version for t in teams], audited=batch))
     return writers
 
 
@@ -114,14 +127,16 @@ def run_phase(
 
 def measure(db: Database, backend: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
     """Audited and un-audited commits per second for one thread count."""
-    writers = make_writers(db, threads)
+    writers = make_writers(db, threads, args.batch)
     run_phase(db, writers, audited_write, args.warmup)
     run_phase(db, writers, unaudited_write, args.warmup)
     phases = [audited_write, unaudited_write, unaudited_write, audited_write]
     runs = [run_phase(db, writers, write, args.seconds / 2) for write in phases]
-    audited = (runs[0][0] + runs[3][0]) / (runs[0][1] + runs[3][1])
-    unaudited = (runs[1][0] + runs[2][0]) / (runs[1][1] + runs[2][1])
-    return result_row(backend, threads, audited, unaudited, sum(w.audited for w in writers))
+    per_commit = args.batch
+    audited = per_commit * (runs[0][0] + runs[3][0]) / (runs[0][1] + runs[3][1])
+    unaudited = per_commit * (runs[1][0] + runs[2][0]) / (runs[1][1] + runs[2][1])
+    row = result_row(backend, threads, audited, unaudited, sum(w.audited for w in writers))
+    return {**row, "state_changes_per_commit": per_commit}
 
 
 def result_row(
@@ -216,6 +231,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per kind")
     parser.add_argument("--threads", default="1,4,16", help="writer thread counts, e.g. 1,4,16")
     parser.add_argument(
+        "--batch", type=int, default=1, help="state changes per transaction (1 = one each)"
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("FLYWHEEL_TEST_POSTGRES_URL", DEFAULT_POSTGRES),
         help="server to create the scratch database on",
@@ -241,7 +259,12 @@ def main() -> None:
     summary = {
         "benchmark": "audit_append",
         "machine": machine,
-        "config": {"seconds": args.seconds, "warmup": args.warmup, "threads": args.threads},
+        "config": {
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "threads": args.threads,
+            "batch": args.batch,
+        },
         "targets": {"max_audit_cost_fraction": round(MAX_AUDIT_COST, 3)}
         | {"min_sqlite_audited_per_s": MIN_SQLITE_AUDITED_PER_S},
         "backends": backends,

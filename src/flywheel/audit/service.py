@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from flywheel.audit import append
 from flywheel.audit.chain import (
     GENESIS_HASH,
     ChainRecord,
@@ -25,17 +26,6 @@ from flywheel.db import utcnow
 
 HEAD_ID = 1
 _VERIFY_BATCH = 5_000
-
-
-_events = cast(Table, AuditEvent.__table__)
-_head = cast(Table, AuditChainHead.__table__)
-_INSERT_EVENT = insert(_events)
-_LOCK_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
-_MOVE_HEAD = (
-    update(_head)
-    .where(_head.c.id == HEAD_ID)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-)
 
 
 def record(
@@ -59,11 +49,12 @@ def record(
     if session.new or session.dirty or session.deleted:
         session.flush()
     conn = session.connection()
-    head = conn.execute(_LOCK_HEAD).one_or_none()
+    head = append.read_head(conn)
     if head is None:
         raise RuntimeError("audit chain head is missing: run `flywheel db upgrade`")
+    head_seq, head_hash = head
     content = ChainRecord(
-        seq=head.seq + 1,
+        seq=head_seq + 1,
         occurred_at=utcnow(),
         actor=actor.name,
         actor_user_id=actor.user_id,
@@ -74,11 +65,10 @@ def record(
         after=to_json_value(after),
         reason=reason,
         request_id=current_request_id(),
-        prev_hash=head.hash,
+        prev_hash=head_hash,
     )
     event = replace(content, hash=digest(content))
-    conn.execute(_INSERT_EVENT, asdict(event))
-    conn.execute(_MOVE_HEAD, {"new_seq": event.seq, "new_hash": event.hash})
+    append.write_event(conn, event)
     return event
 
 

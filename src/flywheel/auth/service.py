@@ -214,20 +214,22 @@ def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
 
 
 def update_team(session: Session, *, actor: Actor, key: str, data: TeamUpdate) -> Team:
-    """Update a team's name, description or members."""
+    """Update a team's name, description or members; the audit event keeps what changed."""
     team = get_team(session, key=key)
     _check_version("team", key, team.version, data.version)
-    members = member_usernames(session, team_id=team.id)
-    before = _team_summary(team, members)
-    if data.name is not None:
-        team.name = data.name
-    if data.description is not None:
-        team.description = data.description
-    if data.members is not None and sorted(set(data.members)) != members:
-        team.members = _members(session, data.members)
-        members = sorted(set(data.members))
-    after = _team_summary(team, members)
-    if after != before:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for field in ("name", "description"):
+        value = getattr(data, field)
+        if value is not None and value != getattr(team, field):
+            before[field], after[field] = getattr(team, field), value
+            setattr(team, field, value)
+    if data.members is not None:
+        members = member_usernames(session, team_id=team.id)
+        if sorted(set(data.members)) != members:
+            team.members = _members(session, data.members)
+            before["members"], after["members"] = members, sorted(set(data.members))
+    if after:
         team.updated_at = utcnow()
         session.flush()
         audit.record(

@@ -23,6 +23,7 @@ from flywheel.risk.rules import ChangeFacts, RiskAssessment
 
 DEFAULT_SCOPE = "*"
 DEFAULT_DURATION = timedelta(hours=1)
+REQUIRES_MAINTENANCE = "requires_maintenance_window"  # a service CI attribute
 ACTIVE_STATES = (State.AUTHORIZE, State.SCHEDULED, State.IMPLEMENT)
 
 
@@ -40,10 +41,13 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
 
     def blockers(self, change_type: ChangeType) -> list[dict[str, Any]]:
-        """Blackouts that stop this change (emergency changes are only warned)."""
+        """Blackouts (and a missed required maintenance window) that stop this change.
+
+        Emergency changes are only warned.
+        """
         if change_type is ChangeType.EMERGENCY:
             return []
-        return [
+        found: list[dict[str, Any]] = [
             {
                 "kind": "blackout",
                 "window": hit.window.name,
@@ -53,6 +57,18 @@ class Assessment:
             }
             for hit in self.verdict.blackouts
         ]
+        if not self.verdict.fits_maintenance:
+            slot = self.verdict.next_slot
+            found.append(
+                {
+                    "kind": "maintenance",
+                    "window": "required maintenance window",
+                    "next_slot": slot.interval.start.isoformat() if slot else None,
+                    "next_window": slot.window.name if slot else None,
+                    "override_roles": [],
+                }
+            )
+        return found
 
     def as_record(self, change_type: ChangeType) -> dict[str, Any]:
         """What is stored on the change and in the audit trail."""
@@ -211,7 +227,10 @@ def assess(session: Session, change: ChangeRequest) -> Assessment:
     now = utcnow()
     span = interval_of(change, now)
     verdict = conflict_rules.window_verdict(
-        span, windows_in_scope(session, service=change.service, ci_keys=change.ci_keys)
+        span,
+        windows_in_scope(session, service=change.service, ci_keys=change.ci_keys),
+        requires_maintenance=bool(service.attributes.get(REQUIRES_MAINTENANCE)),
+        not_before=now,
     )
     found = find_conflicts(session, change)
     policy, scope, version = active_policy(session, service=change.service)

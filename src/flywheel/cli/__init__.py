@@ -10,8 +10,10 @@ from sqlalchemy.exc import OperationalError
 
 from flywheel.cli import (
     audit_commands,
+    change_commands,
     cmdb_commands,
     db_commands,
+    policy_commands,
     serve_commands,
     token_commands,
     user_commands,
@@ -32,6 +34,8 @@ app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(cmdb_commands.app, name="cmdb")
+app.add_typer(change_commands.app, name="change")
+app.add_typer(policy_commands.app, name="policy")
 
 
 def main() -> None:

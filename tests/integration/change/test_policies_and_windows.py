@@ -162,3 +162,42 @@ def test_calendar_shows_changes_and_window_occurrences(client: TestClient, crew:
         headers=crew.dev.headers,
     )
     assert backwards.status_code == 422
+
+
+def test_a_service_that_requires_maintenance_windows(client: TestClient, crew: Crew) -> None:
+    blog = client.get("/api/v1/cis/blog", headers=crew.admin.headers).json()
+    client.patch(
+        "/api/v1/cis/blog",
+        json={"version": blog["version"], "attributes": {"requires_maintenance_window": True}},
+        headers=crew.admin.headers,
+    )
+    monday = (utcnow() + timedelta(days=7)).replace(hour=2, minute=0, second=0, microsecond=0)
+    monday -= timedelta(days=monday.weekday())
+    window = {
+        "name": "monday night",
+        "kind": "maintenance",
+        "scope": "service:blog",
+        "rrule": "FREQ=WEEKLY;BYDAY=MO",
+        "start": monday.isoformat(),
+        "duration_minutes": 180,
+    }
+    assert client.post("/api/v1/change-windows", json=window, headers=crew.cm1.headers).is_success
+    outside = open_change(
+        client,
+        crew.pipeline,
+        planned_start=(monday + timedelta(hours=10)).isoformat(),
+        planned_end=(monday + timedelta(hours=11)).isoformat(),
+    )
+    assert outside["state"] == "authorize"
+    decision = outside["decision"]
+    assert isinstance(decision, dict)
+    (blocker,) = decision["blockers"]
+    assert blocker["kind"] == "maintenance"
+    assert blocker["next_slot"] == (monday + timedelta(days=7)).isoformat()
+    inside = open_change(
+        client,
+        crew.pipeline,
+        planned_start=(monday + timedelta(minutes=30)).isoformat(),
+        planned_end=(monday + timedelta(hours=1)).isoformat(),
+    )
+    assert inside["state"] == "scheduled"
