@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import count
 
 from sqlalchemy.orm import Session
@@ -12,10 +14,11 @@ from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team, User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import TeamCreate, UserCreate
+from flywheel.change.models import ChangeRequest
 from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.models import ConfigurationItem
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
-from flywheel.db import Database
+from flywheel.db import Database, utcnow
 
 _serial = count(1)
 SYSTEM = system_actor("tests")
@@ -102,3 +105,26 @@ def make_estate(session: Session) -> None:
     make_ci(session, "bolt", "tenant", criticality=2)
     relate(session, "acme", "uses", "checkout")
     relate(session, "bolt", "uses", "search")
+
+
+def seed_finished_changes(db: Database, count: int, *, service: str = "svc") -> None:
+    """Closed changes with code metrics, about one in five failed: history to train on."""
+    rng = random.Random(count)
+    start = utcnow() - timedelta(days=60)
+    with db.session(write=True) as session:
+        for i in range(count):
+            la = rng.randint(1, 3000)
+            failed = rng.random() < min(0.9, 0.05 + la / 4000)
+            session.add(
+                ChangeRequest(
+                    type="normal",
+                    state="closed",
+                    service=service,
+                    title=f"history {i}",
+                    requested_by="history",
+                    code_metrics={"la": la, "ld": rng.randint(0, la), "nf": rng.randint(1, 30)},
+                    close_code="failed" if failed else "successful",
+                    created_at=start + timedelta(minutes=10 * i),
+                )
+            )
+        session.commit()

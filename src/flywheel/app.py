@@ -23,11 +23,18 @@ from flywheel.db import Database
 from flywheel.http.errors import error_response, install_error_handlers
 from flywheel.http.idempotency import IdempotencyMiddleware
 from flywheel.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from flywheel.risk.views import router as risk_router
 
 log = logging.getLogger("flywheel")
 
 API_PREFIX = "/api/v1"
-DOMAIN_ROUTERS: list[APIRouter] = [auth_router, audit_router, cmdb_router, change_router]
+DOMAIN_ROUTERS: list[APIRouter] = [
+    auth_router,
+    audit_router,
+    cmdb_router,
+    change_router,
+    risk_router,
+]
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:

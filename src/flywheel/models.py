@@ -8,7 +8,16 @@ from flywheel.change import models as change_models
 from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.http import models as http_models
+from flywheel.risk import models as risk_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "auth_models", "change_models", "cmdb_models", "http_models", "metadata"]
+__all__ = [
+    "audit_models",
+    "auth_models",
+    "change_models",
+    "cmdb_models",
+    "http_models",
+    "metadata",
+    "risk_models",
+]

@@ -107,7 +107,7 @@ def test_add_show_list_and_relate_cis(cli: Cli) -> None:
     assert "ci.create" in history and "rel.create" in history
 
 
-def test_bad_cli_input_is_one_clear_line(cli: Cli) -> None:
+def test_bad_cli_input_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
     unknown = cli("cmdb", "ci", "add", "x", "--name", "X", "--type", "ufo", check=False)
     assert unknown.returncode == 1
     assert "unknown CI type 'ufo'" in one_line(unknown.stderr)
@@ -124,6 +124,11 @@ def test_bad_cli_input_is_one_clear_line(cli: Cli) -> None:
     assert bad_type.returncode == 2 and "hugs" in bad_type.stderr
     missing = cli("cmdb", "ci", "show", "nope", check=False)
     assert missing.returncode == 1 and "no configuration item 'nope'" in missing.stderr
+    no_file = cli("cmdb", "import", str(tmp_path / "gone.csv"), check=False)
+    assert no_file.returncode == 1 and "gone.csv: cannot read it" in one_line(no_file.stderr)
+    unwritable = cli("cmdb", "export", "-o", str(tmp_path / "no" / "x.yaml"), check=False)
+    assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
+    assert "Traceback" not in no_file.stderr + unwritable.stderr
 
 
 def test_import_yaml_and_csv_then_reimport_changes_nothing(cli: Cli, tmp_path: Path) -> None:

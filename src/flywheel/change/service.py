@@ -247,3 +247,28 @@ __all__ = [
     "start",
     "timeline",
 ]
+
+
+FAILED_CODES = frozenset({CloseCode.FAILED.value, CloseCode.ROLLED_BACK.value})
+
+
+def labelled_history(
+    session: Session, *, since: datetime | None = None
+) -> list[tuple[dict[str, float], int, float]]:
+    """Finished changes with code metrics: (metrics, 1 if it failed, opened at as Unix time)."""
+    query = select(ChangeRequest).where(
+        ChangeRequest.close_code.is_not(None),
+        ChangeRequest.close_code != CloseCode.CANCELLED.value,
+        ChangeRequest.code_metrics.is_not(None),
+    )
+    if since is not None:
+        query = query.where(ChangeRequest.created_at >= since)
+    rows = session.scalars(query.order_by(ChangeRequest.created_at))
+    return [
+        (
+            {k: float(v) for k, v in (c.code_metrics or {}).items()},
+            int(c.close_code in FAILED_CODES),
+            c.created_at.timestamp(),
+        )
+        for c in rows
+    ]

@@ -14,6 +14,8 @@ from flywheel.cli import (
     cmdb_commands,
     db_commands,
     policy_commands,
+    risk_commands,
+    risk_model_commands,
     serve_commands,
     token_commands,
     user_commands,
@@ -36,6 +38,8 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(cmdb_commands.app, name="cmdb")
 app.add_typer(change_commands.app, name="change")
 app.add_typer(policy_commands.app, name="policy")
+app.add_typer(risk_commands.app, name="risk")
+_ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 
 def main() -> None:

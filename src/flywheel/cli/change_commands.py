@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,13 +26,15 @@ from flywheel.cli.client import (
     TokenOption,
     Unavailable,
     UrlOption,
+    change_id,
     connect,
     format_duration,
+    parse_commit,
     parse_duration,
+    parse_metrics,
     parse_time,
 )
 from flywheel.cli.common import console, err_console
-from flywheel.errors import InvalidInput
 
 app = typer.Typer(
     help="Change requests: open them from pipelines, wait for decisions, approve, implement.",
@@ -43,39 +44,7 @@ app = typer.Typer(
 EXIT_APPROVED, EXIT_REJECTED, EXIT_TIMEOUT = 0, 3, 4
 REFUSED_STATES = frozenset({State.REJECTED.value, State.CANCELLED.value})
 _APPROVED = frozenset(s.value for s in APPROVED_STATES)
-_CHANGE_ID = re.compile(r"(?:chg)?0*(\d+)", re.IGNORECASE)
 Change = dict[str, Any]
-
-
-def change_id(text: str) -> int:
-    """The numeric id of '42' or 'CHG0000042'; InvalidInput otherwise."""
-    found = _CHANGE_ID.fullmatch(text.strip())
-    if found is None or int(found.group(1)) == 0:
-        raise InvalidInput(f"'{text}' is not a change id (e.g. 42 or CHG0000042)")
-    return int(found.group(1))
-
-
-def parse_metrics(groups: list[str]) -> dict[str, float]:
-    """Code metrics from 'la=12,ld=3' groups and single 'nf=2' pairs."""
-    found: dict[str, float] = {}
-    for pair in (p.strip() for group in groups for p in group.split(",")):
-        name, sep, value = pair.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError(pair)
-            found[name.strip()] = float(value)
-        except ValueError as exc:
-            raise InvalidInput(f"metric '{pair}': expected NAME=NUMBER, e.g. la=120") from exc
-    return found
-
-
-def parse_commit(text: str) -> dict[str, str]:
-    """A commit from 'SHA' or 'SHA:AUTHOR'."""
-    sha, _, author = text.partition(":")
-    commit = {"sha": sha.strip()}
-    if author.strip():
-        commit["author"] = author.strip()
-    return commit
 
 
 def verdict(change: Change) -> str:
@@ -126,6 +95,9 @@ def print_outcome(change: Change, out: Console) -> None:
     out.print(f"{change['number']} {change['state']}{word[verdict(change)]}", soft_wrap=True)
     out.print(f"  risk: {_risk(change)}", soft_wrap=True)
     out.print(f"  decision: {escape(decision_summary(change))}", soft_wrap=True)
+    given = ", ".join(f"{a['username']} ({a['verdict']})" for a in change.get("approvals", []))
+    if given:
+        out.print(f"  approvals: {escape(given)}", soft_wrap=True)
     for line in _obstacles(change):
         out.print(f"  {escape(line)}", soft_wrap=True)
 

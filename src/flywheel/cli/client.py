@@ -2,11 +2,13 @@
 
 Pipelines run on CI runners, not on the Flywheel host, so these commands never open the
 database: they call `/api/v1` with a token. Error answers become `FlywheelError`
-subclasses, so `flywheel.cli.main()` prints one clean line and exits 1.
+subclasses, so `flywheel.cli.main()` prints one clean line and exits 1. The parsers of
+their arguments (durations, times, change ids, metrics, commits) live here too.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -41,6 +43,7 @@ _BY_STATUS: dict[int, type[FlywheelError]] = {
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_CHANGE_ID = re.compile(r"(?:chg)?0*(\d+)", re.IGNORECASE)
 
 UrlOption = Annotated[
     str,
@@ -208,3 +211,35 @@ def format_duration(span: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
     return "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+def change_id(text: str) -> int:
+    """The numeric id of '42' or 'CHG0000042'; InvalidInput otherwise."""
+    found = _CHANGE_ID.fullmatch(text.strip())
+    if found is None or int(found.group(1)) == 0:
+        raise InvalidInput(f"'{text}' is not a change id (e.g. 42 or CHG0000042)")
+    return int(found.group(1))
+
+
+def parse_metrics(groups: list[str]) -> dict[str, float]:
+    """Code metrics from 'la=12,ld=3' groups and single 'nf=2' pairs."""
+    found: dict[str, float] = {}
+    for pair in (p.strip() for group in groups for p in group.split(",") if p.strip()):
+        name, sep, value = pair.partition("=")
+        try:
+            number = float(value)
+            if not sep or not name.strip() or not math.isfinite(number):
+                raise ValueError(pair)
+            found[name.strip()] = number
+        except ValueError as exc:
+            raise InvalidInput(f"metric '{pair}': expected NAME=NUMBER, e.g. la=120") from exc
+    return found
+
+
+def parse_commit(text: str) -> dict[str, str]:
+    """A commit from 'SHA' or 'SHA:AUTHOR'."""
+    sha, _, author = text.partition(":")
+    commit = {"sha": sha.strip()}
+    if author.strip():
+        commit["author"] = author.strip()
+    return commit

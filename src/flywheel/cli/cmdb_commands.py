@@ -117,6 +117,7 @@ def ci_list(
             session, ci_type=ci_type, environment=env, owner_team=team, limit=limit
         )
     table = Table("key", "name", "type", "env", "status", "crit", "team", "min_up")
+    table.columns[0].overflow = "fold"  # keys are never cut short
     for ci in cis:
         row = [ci.key, ci.name, ci.type, ci.environment, ci.status, str(ci.criticality)]
         table.add_row(*map(escape, row), escape(ci.owner_team or ""), ci.min_up or "")
@@ -318,16 +319,22 @@ def export(
         raise InvalidInput(f"unknown format '{fmt}' (yaml, json, jsonl or csv)")
     if fmt == "csv" and output is None:
         raise InvalidInput("CSV export writes two files (CIs, relationships): give --output")
+    try:
+        written = _export(fmt, output, ci_type)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {exc.filename or output}: {exc.strerror}") from exc
+    if written:
+        console.print(f"wrote {escape(' and '.join(map(str, written)))}")
+
+
+def _export(fmt: str, output: Path | None, ci_type: str | None) -> list[Path]:
     with database() as db, db.session() as session:
         if fmt == "csv" and output is not None:
-            rels_path = exporter.write_csv(session, output, ci_type=ci_type)
-            console.print(f"wrote {escape(str(output))} and {escape(str(rels_path))}")
-            return
+            return [output, exporter.write_csv(session, output, ci_type=ci_type)]
         rows = exporter.cis(session, ci_type), exporter.relationships(session, ci_type)
         with _opened(output) as stream:
             exporter.WRITERS[fmt](stream, *rows)
-    if output is not None:
-        console.print(f"wrote {escape(str(output))}")
+    return [output] if output else []
 
 
 @contextmanager

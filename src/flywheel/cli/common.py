@@ -15,7 +15,7 @@ from flywheel.context import new_request_id, request_id_var
 from flywheel.db import Database
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:

@@ -96,8 +96,11 @@ def read_file(path: Path, fmt: str | None = None) -> Source:
     if fmt not in ("yaml", "json", "jsonl", "csv"):
         known = ", ".join(sorted(set(FORMATS.values())))
         raise ImportFileError(name, None, f"unknown format (give --format: {known})")
-    if not path.is_file():
-        raise ImportFileError(name, None, "no such file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ImportFileError(name, None, f"cannot read it: {exc.strerror}") from exc
     if fmt == "csv":
         return Source(name, _csv_records(path, name), True, max(count_lines(path) - 1, 0))
     if fmt == "jsonl":
@@ -142,11 +145,11 @@ def _csv_records(path: Path, name: str) -> Iterator[Record]:
         reader = csv.reader(stream)
         try:
             header = [h.strip() for h in next(reader, [])]
-            kind = _csv_kind(name, header)
+            kind, to_row = _csv_kind(name, header), _CsvRow(name, header)
             start = reader.line_num + 1
             for row in reader:
-                if any(cell.strip() for cell in row):
-                    yield Record(start, kind, _csv_row(name, start, header, row))
+                if any(row):
+                    yield Record(start, kind, to_row(start, row))
                 start = reader.line_num + 1
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ImportFileError(name, reader.line_num + 1, f"unreadable CSV: {exc}") from exc
@@ -176,21 +179,25 @@ def _attr_column(kind: Kind, column: str) -> bool:
     return kind == "ci" and column.startswith(ATTR_PREFIX) and len(column) > len(ATTR_PREFIX)
 
 
-def _csv_row(name: str, line: int, header: list[str], row: list[str]) -> dict[str, Any]:
-    if len(row) != len(header):
-        raise ImportFileError(name, line, f"{len(row)} cells but the header has {len(header)}")
-    data: dict[str, Any] = {}
-    attributes: dict[str, Any] = {}
-    for column, cell in zip(header, row, strict=True):
-        if cell == "":
-            continue
-        if column.startswith(ATTR_PREFIX):
-            attributes[column[len(ATTR_PREFIX) :]] = cell_value(cell)
-        else:
-            data[column] = cell
-    if attributes:
-        data["attributes"] = attributes
-    return data
+class _CsvRow:
+    """Turns CSV cells into a record's fields; empty cells are left out, attr.* nest."""
+
+    def __init__(self, name: str, header: list[str]) -> None:
+        self.name, self.width = name, len(header)
+        self.plain = [(i, h) for i, h in enumerate(header) if not h.startswith(ATTR_PREFIX)]
+        self.attrs = [
+            (i, h[len(ATTR_PREFIX) :]) for i, h in enumerate(header) if h.startswith(ATTR_PREFIX)
+        ]
+
+    def __call__(self, line: int, row: list[str]) -> dict[str, Any]:
+        if len(row) != self.width:
+            message = f"{len(row)} cells but the header has {self.width}"
+            raise ImportFileError(self.name, line, message)
+        data: dict[str, Any] = {h: row[i] for i, h in self.plain if row[i]}
+        attributes = {a: cell_value(row[i]) for i, a in self.attrs if row[i]}
+        if attributes:
+            data["attributes"] = attributes
+        return data
 
 
 def _jsonl_records(path: Path, name: str) -> Iterator[Record]:
@@ -352,10 +359,6 @@ class Batch:
     def line_of(self, section: str, index: int) -> int:
         """The line of a row named by its section ('cis' or 'relationships') and index."""
         return (self.ci_lines if section == "cis" else self.rel_lines)[index]
-
-    def first_line(self) -> int:
-        """The smallest line in the batch."""
-        return min(self.ci_lines + self.rel_lines)
 
 
 def validate(name: str, record: Record) -> CICreate | RelationshipCreate:

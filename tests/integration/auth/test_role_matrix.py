@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from flywheel.app import API_PREFIX
 from flywheel.auth.roles import Role
 from flywheel.db import Database
-from tests.factories import Person, make_person
+from tests.factories import Person, make_person, seed_finished_changes
 
 EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
@@ -44,6 +44,16 @@ class World:
         )
         assert made.status_code == 201, made.text
         return int(made.json()["id"])
+
+    def candidate_model(self) -> str:
+        made = self.client.post(
+            "/api/v1/risk/models", json={"months": 12}, headers=self.admin.headers
+        )
+        if made.status_code == 409:  # this world's history was trained on already
+            listed = self.client.get("/api/v1/risk/models", headers=self.admin.headers).json()
+            return str(listed[0]["version"])
+        assert made.status_code == 201, made.text
+        return str(made.json()["version"])
 
     def new_app(self) -> str:
         app = f"app{next(_serial)}"
@@ -273,6 +283,13 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         GOVERNORS,
         lambda w: ("DELETE", f"/change-windows/{_window_id(w)}", None),
     ),
+    ("POST", "/risk/score"): (EVERYONE, lambda w: ("POST", "/risk/score", {"metrics": {"la": 5}})),
+    ("GET", "/risk/models"): (EVERYONE, lambda w: ("GET", "/risk/models", None)),
+    ("POST", "/risk/models"): (GOVERNORS, lambda w: ("POST", "/risk/models", {"months": 12})),
+    ("POST", "/risk/models/{version}/promote"): (
+        GOVERNORS,
+        lambda w: ("POST", f"/risk/models/{w.candidate_model()}/promote", None),
+    ),
     ("POST", "/cmdb/import"): (
         OPS,
         lambda w: (
@@ -316,6 +333,7 @@ def test_role_against_every_endpoint(client: TestClient, db: Database, role: Rol
         '["role:developer", "role:operator", "role:change_manager", "role:admin"]}}}]'
     )
     client.put("/api/v1/change-policies/*", json={"text": policy}, headers=admin.headers)
+    seed_finished_changes(db, 240)
     world = World(client, admin, caller)
     failures = []
     for (method, path), (allowed, example) in sorted(MATRIX.items()):

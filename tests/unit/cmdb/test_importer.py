@@ -166,8 +166,10 @@ def test_bad_files_name_the_line_and_problem(
 def test_unknown_extension_or_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="unknown format"):
         importer.read_file(write(tmp_path, "estate.txt", "x"))
-    with pytest.raises(ImportFileError, match="no such file"):
+    with pytest.raises(ImportFileError, match="cannot read it: No such file"):
         importer.read_file(tmp_path / "missing.csv")
+    with pytest.raises(ImportFileError, match="cannot read it: Is a directory"):
+        importer.read_file(tmp_path, "csv")
     assert read(write(tmp_path, "estate.txt", YAML), "yaml")[0].data["key"] == "shop"
 
 
