@@ -204,6 +204,28 @@ def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rul
     )
 
 
+RECENT_SCORES = 500
+
+
+def top_percent(session: Session, score: float, model_version: str) -> float | None:
+    """The share (%) of the last changes scored by the same model that scored >= score."""
+    recent = list(
+        session.scalars(
+            select(ChangeRequest.risk_score)
+            .where(
+                ChangeRequest.risk_model_version == model_version,
+                ChangeRequest.risk_score.is_not(None),
+            )
+            .order_by(ChangeRequest.id.desc())
+            .limit(RECENT_SCORES)
+        )
+    )
+    if len(recent) < 20:  # too few to speak of a distribution: rules on it do not hold
+        return None
+    at_least = sum(1 for s in recent if s is not None and s >= score)
+    return round(100 * at_least / len(recent), 2)
+
+
 def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> ChangeFacts:
     metrics = change.code_metrics or {}
     return ChangeFacts(
@@ -239,6 +261,7 @@ def assess(session: Session, change: ChangeRequest) -> Assessment:
         service=change.service,
         planned_start=span.start,
         risk_score=risk.score,
+        risk_top_percent=top_percent(session, risk.score, risk.model_version),
         risk_level=risk.level,
         service_criticality=service.criticality,
         ci_types=frozenset(c.type for c in touched),

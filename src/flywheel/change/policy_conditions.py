@@ -18,6 +18,9 @@ RISK_LEVELS = ("low", "medium", "high", "very_high")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NUMBER_FACTS = (
     "risk_score",
+    # Gating by budget: the share (in %) of recent changes that scored at least as high.
+    # `risk_top_percent: {lte: 10}` holds for the riskiest 10 % of changes.
+    "risk_top_percent",
     "service_criticality",
     "tenants_affected",
     "open_incidents",
@@ -54,6 +57,7 @@ class PolicyContext:
     service: str
     planned_start: datetime
     risk_score: float | None = None
+    risk_top_percent: float | None = None
     risk_level: str | None = None
     service_criticality: int | None = None
     ci_types: frozenset[str] = frozenset()

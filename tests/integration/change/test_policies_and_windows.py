@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from flywheel.db import utcnow
+from flywheel.change.models import ChangeRequest
+from flywheel.db import Database, utcnow
 from tests.integration.change.conftest import Crew, open_change
 
 STRICT = """
@@ -201,3 +202,39 @@ def test_a_service_that_requires_maintenance_windows(client: TestClient, crew: C
         planned_end=(monday + timedelta(hours=1)).isoformat(),
     )
     assert inside["state"] == "scheduled"
+
+
+BUDGET = """
+rules:
+  - name: riskiest-tenth
+    when: {risk_top_percent: {lte: 10}}
+    then: cab
+  - name: the-rest
+    then: auto_approve
+"""
+
+
+def test_gating_by_budget_sends_the_riskiest_tenth_to_review(
+    client: TestClient, crew: Crew, db: Database
+) -> None:
+    with db.session(write=True) as session:
+        for i in range(50):
+            session.add(
+                ChangeRequest(
+                    type="normal",
+                    state="closed",
+                    service="blog",
+                    title=f"past {i}",
+                    requested_by="history",
+                    risk_score=0.05 + i * 0.01,
+                    risk_model_version="rules-1",
+                )
+            )
+        session.commit()
+    client.put("/api/v1/change-policies/blog", json={"text": BUDGET}, headers=crew.cm1.headers)
+    small = open_change(client, crew.pipeline, code_metrics={"la": 5, "nf": 1})
+    big = open_change(client, crew.pipeline, code_metrics={"la": 90000, "ld": 9000, "nf": 400})
+    assert small["state"] == "scheduled"
+    assert big["state"] == "authorize"
+    decision = big["decision"]
+    assert isinstance(decision, dict) and decision["decided_by"] == "riskiest-tenth"
