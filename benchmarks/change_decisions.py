@@ -4,9 +4,10 @@ Starts `python -m flywheel serve` on a fresh database (after `flywheel init` for
 seeds a few low-criticality business services through the API, then runs N simulated
 pipelines at once (asyncio + httpx, one connection each): every pipeline opens changes in
 a loop, each with a unique external_id and the Idempotency-Key the CLI derives from it,
-small code metrics so the built-in policy auto-approves them. Latency is measured by the
-client from sending the POST to reading the answer (the client shares the machine's cores
-with the server). Progress goes to stderr, one JSON line to stdout.
+small code metrics so the built-in policy auto-approves them (with --deploy it also starts
+and completes each approved change). Latency is measured by the client from sending the
+POST to reading the answer (the client shares the machine's cores with the server).
+Progress goes to stderr, one JSON line to stdout.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import secrets
@@ -248,9 +250,10 @@ async def load(
 
 
 def windows(tally: Tally, began: float, seconds: float, size: float = 10.0) -> list[float]:
-    """Decisions per second in consecutive windows of `size` seconds (shows any slow-down)."""
+    """Decisions per second in consecutive windows of `size` seconds (the last may be shorter)."""
     counts = Counter(int((t - began) // size) for t in tally.finished_at)
-    return [round(counts.get(i, 0) / size, 1) for i in range(max(1, int(seconds // size)))]
+    spans = [min(size, seconds - i * size) for i in range(max(1, math.ceil(seconds / size)))]
+    return [round(counts.get(i, 0) / max(span, 1.0), 1) for i, span in enumerate(spans)]
 
 
 def summarize(tally: Tally, duration: float, began: float) -> dict[str, Any]:

@@ -22,7 +22,11 @@ from flywheel.config import Settings, get_settings
 from flywheel.db import Database
 from flywheel.http.errors import error_response, install_error_handlers
 from flywheel.http.idempotency import IdempotencyMiddleware
-from flywheel.http.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from flywheel.http.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    SqliteWriteGate,
+)
 from flywheel.risk.views import router as risk_router
 
 log = logging.getLogger("flywheel")
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(SqliteWriteGate)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)

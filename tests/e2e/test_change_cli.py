@@ -236,6 +236,8 @@ def test_lifecycle_commands_from_open_to_close(shop: Shop) -> None:
     assert "still waiting for approvals (2 of role:change_manager)" in first.stdout
     refused = shop.run("change", "reject", risky, "--reason", "not today", who="cleo")
     assert "now rejected" in refused.stdout
+    late = shop.run("change", "approve", risky, who="carl")
+    _clean_failure(late, f"{risky} is not awaiting approval (it is 'rejected')")
     listed = shop.run("change", "list", "--state", "rejected").stdout
     assert risky in listed and number not in listed
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from flywheel.change import conflicts as conflict_rules
 from flywheel.change import windows as window_rules
 from flywheel.change.lifecycle import ChangeType, State
-from flywheel.change.models import ChangePolicy, ChangeRequest, ChangeWindow
+from flywheel.change.models import ChangeCI, ChangePolicy, ChangeRequest, ChangeWindow
 from flywheel.change.policy import Policy, PolicyContext, PolicyDecision, evaluate, parse_policy
 from flywheel.change.policy import default_policy as builtin_policy
 from flywheel.cmdb import service as cmdb
@@ -172,35 +172,74 @@ class _CmdbDependencies:
         return cmdb.dependents(self.session, key=ci)
 
 
+MAX_CONFLICTS = 20
+
+
+def _related_keys(deps: _CmdbDependencies, mine: frozenset[str]) -> set[str]:
+    related = set(mine)
+    for key in mine:
+        related |= deps.depends_on(key) | deps.dependents_of(key)
+    return related
+
+
 def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rules.Conflict]:
-    """Other active changes on the same CIs, or CIs they depend on or that depend on them."""
+    """Other active changes near in time on the same CIs, or on CIs related through the CMDB.
+
+    Only candidates that can conflict are loaded (related CIs, overlapping times), newest
+    first and at most MAX_CONFLICTS, so the check does not grow with every open change. An
+    unplanned change occupies the hour after it was opened.
+    """
     now = utcnow()
-    others = session.scalars(
-        select(ChangeRequest).where(
+    mine = frozenset([change.service, *change.ci_keys])
+    deps = _CmdbDependencies(session)
+    related = _related_keys(deps, mine)
+    span = interval_of(change, now)
+    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
+    query = (
+        select(
+            ChangeRequest.id,
+            ChangeRequest.service,
+            ChangeRequest.planned_start,
+            ChangeRequest.planned_end,
+            ChangeRequest.created_at,
+        )
+        .where(
             ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
             ChangeRequest.id != change.id,
+            or_(ChangeRequest.service.in_(related), ChangeRequest.id.in_(touching)),
+            or_(
+                ChangeRequest.planned_start < span.end,
+                and_(
+                    ChangeRequest.planned_start.is_(None),
+                    ChangeRequest.created_at > span.start - DEFAULT_DURATION,
+                ),
+            ),
+            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span.start),
         )
+        .order_by(ChangeRequest.id.desc())
+        .limit(MAX_CONFLICTS)
     )
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    keys: dict[int, set[str]] = {r.id: set() for r in rows}
+    touched = select(ChangeCI.change_id, ChangeCI.ci_key).where(ChangeCI.change_id.in_(keys))
+    for change_id, key in session.execute(touched):
+        keys[change_id].add(key)
     planned = [
         conflict_rules.PlannedChange(
-            o.id, frozenset([o.service, *o.ci_keys]), o.planned_start, o.planned_end
+            r.id,
+            frozenset({r.service, *keys[r.id]}),
+            r.planned_start or r.created_at,
+            r.planned_end,
         )
-        for o in others
+        for r in rows
     ]
-    if not planned:
-        return []
-    mine = conflict_rules.PlannedChange(
-        change.id,
-        frozenset([change.service, *change.ci_keys]),
-        change.planned_start,
-        change.planned_end,
+    checked = conflict_rules.PlannedChange(
+        change.id, mine, change.planned_start, change.planned_end
     )
     return conflict_rules.find_conflicts(
-        mine,
-        planned,
-        now=now,
-        dependencies=_CmdbDependencies(session),
-        default_duration=DEFAULT_DURATION,
+        checked, planned, now=now, dependencies=deps, default_duration=DEFAULT_DURATION
     )
 
 

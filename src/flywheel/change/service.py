@@ -121,6 +121,9 @@ def open_change(
     )
     session.add(change)
     session.flush()
+    # Assess before the first audit event: on PostgreSQL that event locks the audit chain
+    # head until commit, and every audited write in the system would wait for the assessment.
+    found = assess(session, change)
     session.add(
         ChangeTransition(
             change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
@@ -134,7 +137,7 @@ def open_change(
         object_id=change.number,
         after=_summary(change),
     )
-    _decide(session, change, actor=actor, implemented_at=data.implemented_at)
+    _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
     return change, True
 
 
@@ -147,9 +150,13 @@ def _store_assessment(change: ChangeRequest, found: Assessment) -> None:
 
 
 def _decide(
-    session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
+    session: Session,
+    change: ChangeRequest,
+    found: Assessment,
+    *,
+    actor: Actor,
+    implemented_at: datetime | None,
 ) -> None:
-    found = assess(session, change)
     _store_assessment(change, found)
     kind = found.decision.outcome
     reason = f"policy {found.policy_scope} v{found.policy_version}: {found.decision.summary}"

@@ -162,7 +162,14 @@ def finish(change: Change, *, waited: timedelta | None, out: Console, as_json: b
             raise typer.Exit(EXIT_TIMEOUT)
 
 
-@app.command("open")
+OPEN_EXIT_CODES = (
+    "Exit codes: 0 approved (scheduled, implement, review, closed) — also 0 without --wait "
+    "when the change is pending (the output says so); 3 rejected or cancelled; 4 still "
+    "pending when --timeout passed; 1 bad input, unreachable server or API error; 2 usage."
+)
+
+
+@app.command("open", epilog=OPEN_EXIT_CODES)
 def open_command(
     service: str = typer.Option(..., "--service", help="The service CI the change deploys."),
     version: str = typer.Option(..., "--version", help="The version or artifact deployed."),

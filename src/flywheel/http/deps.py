@@ -38,13 +38,17 @@ DbSession = Annotated[Session, Depends(get_session)]
 
 def get_actor(
     request: Request,
-    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The caller named by the bearer token, or 401."""
+    """The caller named by the bearer token, or 401.
+
+    Looked up on its own short read session: a write request must not take SQLite's
+    write lock here, in one thread-pool hop, and hold it into the next.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing API token: send 'Authorization: Bearer <token>'")
-    actor = auth_service.authenticate_token(session, secret=credentials.credentials)
+    with get_database(request).session() as session:
+        actor = auth_service.authenticate_token(session, secret=credentials.credentials)
     request.state.actor = actor
     return actor
 

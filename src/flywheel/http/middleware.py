@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+import anyio
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,3 +112,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+class SqliteWriteGate:
+    """On SQLite, let one write request at a time into the thread pool of this process.
+
+    SQLite has one writer; requests waiting for it should queue on the event loop,
+    not occupy every worker thread in the busy handler while the request holding the
+    lock waits for a thread to finish in.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.lock = anyio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        if scope["app"].state.db.dialect != "sqlite":
+            await self.app(scope, receive, send)
+            return
+        async with self.lock:
+            await self.app(scope, receive, send)
