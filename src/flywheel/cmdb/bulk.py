@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
@@ -204,8 +205,9 @@ def _change(
 
 
 def _insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
+    table = cast(Table, CmdbChange.__table__)
     for chunk in _chunks(rows):
-        session.execute(insert(CmdbChange), chunk)
+        session.execute(insert(table), chunk)  # Core executemany: no ORM bookkeeping
 
 
 def _ci_index(session: Session, keys: set[str]) -> dict[str, tuple[int, str]]:
@@ -240,43 +242,40 @@ def _resolve_rels(
     return resolved, cis
 
 
-def _existing_links(
-    session: Session, links: list[tuple[int, str, int]]
-) -> set[tuple[int, str, int]]:
-    found: set[tuple[int, str, int]] = set()
-    cols = (Relationship.source_id, Relationship.type, Relationship.target_id)
-    for chunk in _chunks(links):
-        query = select(*cols).where(tuple_(*cols).in_(chunk))
-        found.update((s, t, d) for s, t, d in session.execute(query))
-    return found
-
-
 def _insert_rels(
     session: Session,
     resolved: list[tuple[int, RelationshipCreate, int, int]],
     audit_seq: int,
     actor: Actor,
 ) -> tuple[int, int]:
+    """Insert the links that are not there yet (ON CONFLICT DO NOTHING), with their history.
+
+    One statement per chunk, no lookup of existing links first: that lookup could not use
+    an index for a list of (source, type, target) tuples and made big imports quadratic.
+    """
     wanted: dict[tuple[int, str, int], RelationshipCreate] = {}
     for _, rel, source, target in resolved:
         wanted.setdefault((source, rel.type.value, target), rel)
-    present = _existing_links(session, list(wanted))
-    new = [(link, rel) for link, rel in wanted.items() if link not in present]
+    table = cast(Table, Relationship.__table__)
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        upsert(table)
+        .on_conflict_do_nothing(index_elements=["source_id", "type", "target_id"])
+        .returning(table.c.id, table.c.source_id, table.c.type, table.c.target_id)
+    )
     now = utcnow()
     history = []
-    for chunk in _chunks(new):
+    for chunk in _chunks(list(wanted.items())):
         params = [
             {"source_id": s, "type": t, "target_id": d, "optional": rel.optional, "created_at": now}
             for (s, t, d), rel in chunk
         ]
-        ids = session.scalars(
-            insert(Relationship).returning(Relationship.id, sort_by_parameter_order=True), params
-        )
-        for rel_id, (_, rel) in zip(ids, chunk, strict=True):
+        for rel_id, source, rel_type, target in session.execute(stmt, params):
+            rel = wanted[source, rel_type, target]
             after = {
                 "id": rel_id,
                 "source": rel.source,
-                "type": rel.type.value,
+                "type": rel_type,
                 "target": rel.target,
                 "optional": rel.optional,
             }
@@ -284,7 +283,7 @@ def _insert_rels(
                 _change(audit_seq, actor, "rel.create", rel.source, None, after, now, rel.target)
             )
     _insert_history(session, history)
-    return len(new), len(resolved) - len(new)
+    return len(history), len(resolved) - len(history)
 
 
 def _check_pools(
