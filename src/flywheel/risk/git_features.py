@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flywheel.risk.features import METRICS  # the one list of the 14 Kamei metrics
 from flywheel.risk.git_log import (
     Commit,
     FileChange,
@@ -40,22 +41,6 @@ from flywheel.risk.git_log import (
 
 __all__ = ["METRICS", "change_metrics", "is_fix"]
 
-METRICS = (
-    "ns",
-    "nd",
-    "nf",
-    "entropy",
-    "la",
-    "ld",
-    "lt",
-    "fix",
-    "ndev",
-    "age",
-    "nuc",
-    "exp",
-    "rexp",
-    "sexp",
-)
 DAY = 86_400
 _NO_LINES = LineCount(added=0, deleted=0, binary=False)
 # Mockus & Votta's defect keywords as Kamei et al. use them (bug, fix, defect, patch), as words:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from flywheel.risk.features import ALIASES, METRICS
 from flywheel.risk.registry import active_model, list_models, promote, train_and_store
 from flywheel.risk.rules import ChangeFacts, RiskAssessment, score_change
 
@@ -20,10 +21,7 @@ __all__ = [
     "train_and_store",
 ]
 
-KAMEI_METRICS = frozenset(
-    {"ns", "nd", "nf", "entropy", "entrophy", "la", "ld", "lt", "fix", "ndev", "age", "nuc"}
-    | {"exp", "rexp", "sexp"}
-)
+KAMEI_METRICS = frozenset(METRICS) | frozenset(ALIASES)
 
 
 def score_metrics(session: Session, *, metrics: Mapping[str, float]) -> RiskAssessment | None:
