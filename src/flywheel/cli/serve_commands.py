@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import typer
 import uvicorn
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel import migrate
 from flywheel.auth import service
-from flywheel.auth.models import ApiToken, User, UserRole
+from flywheel.auth.models import User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import UserCreate
 from flywheel.cli.common import cli_actor, console, settings, write_session
@@ -51,11 +50,8 @@ def init(
     migrate.upgrade(cfg.resolved_database_url)
     cfg.resolved_secret_key()
     with write_session() as session:
-        first_admin = session.scalar(
-            select(User)
-            .where(User.roles.any(UserRole.role == Role.ADMIN.value), User.is_active.is_(True))
-            .order_by(User.id)
-        )
+        admins = service.list_users(session, role=Role.ADMIN, limit=500)
+        first_admin = next((u for u in admins if u.is_active), None)
         if first_admin is not None and not quickstart:
             console.print(
                 f"already initialised (admin: {first_admin.username}); "
@@ -76,12 +72,7 @@ def init(
 
 
 def _revoke_quickstart_tokens(session: Session, user: User) -> None:
-    stale = session.scalars(
-        select(ApiToken.id).where(
-            ApiToken.user_id == user.id,
-            ApiToken.name == QUICKSTART_TOKEN,
-            ApiToken.revoked_at.is_(None),
-        )
-    )
-    for token_id in list(stale):
-        service.revoke_token(session, actor=cli_actor(), token_id=token_id)
+    actor = cli_actor()
+    for token in service.list_tokens(session, actor=actor, username=user.username):
+        if token.name == QUICKSTART_TOKEN and token.revoked_at is None:
+            service.revoke_token(session, actor=actor, token_id=token.id)
