@@ -26,9 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 
 from flywheel import migrate
 from flywheel.audit import service as audit
@@ -36,8 +34,9 @@ from flywheel.auth import service as auth
 from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team
 from flywheel.auth.schemas import TeamCreate, TeamUpdate
-from flywheel.config import Settings, normalize_database_url
+from flywheel.config import Settings
 from flywheel.db import Database, utcnow
+from scratch import ServerUnavailable, postgres_database
 
 ACTOR = system_actor("bench")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -197,25 +196,15 @@ def bench_sqlite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[s
 
 def bench_postgres(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Benchmark on a fresh database `flywheel_bench_<random>`, dropped afterwards."""
-    server = normalize_database_url(args.postgres_url)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"flywheel_bench_{uuid.uuid4().hex[:10]}"
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        progress(f"postgresql skipped: {reason}")
-        return [], {"status": "skipped", "reason": reason}
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        with tempfile.TemporaryDirectory(prefix="flywheel-bench-") as tmp:
+        with (
+            postgres_database(args.postgres_url) as url,
+            tempfile.TemporaryDirectory(prefix="flywheel-bench-") as tmp,
+        ):
             return run_backend("postgresql", url, Path(tmp), args)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    except ServerUnavailable as exc:
+        progress(f"postgresql skipped: {exc}")
+        return [], {"status": "skipped", "reason": str(exc)}
 
 
 def progress(message: str) -> None:

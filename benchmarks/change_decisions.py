@@ -34,11 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from flywheel.config import normalize_database_url
+from scratch import postgres_database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_P99_MS = 100.0
@@ -88,17 +86,8 @@ def scratch_database(backend: str, postgres_url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="flywheel-bench-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'flywheel.db'}"
         return
-    server = normalize_database_url(postgres_url)
-    name = f"flywheel_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(postgres_url) as url:
+        yield url
 
 
 def free_port() -> int:

@@ -23,23 +23,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, select
 
 from flywheel import migrate
 from flywheel.auth.actor import system_actor
 from flywheel.cli.cmdb_commands import ImportTotals, import_source
 from flywheel.cmdb import importer, service
 from flywheel.cmdb.models import ConfigurationItem, Relationship
-from flywheel.config import Settings, normalize_database_url
+from flywheel.config import Settings
 from flywheel.db import Database
+from scratch import ServerUnavailable, postgres_database
 
 ACTOR = system_actor("bench")
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -357,24 +355,12 @@ def bench_sqlite(workdir: Path, paths: list[Path], args: argparse.Namespace) -> 
 
 def bench_postgres(paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     """A fresh database `flywheel_bench_<random>` on the server, dropped afterwards."""
-    server = normalize_database_url(args.postgres_url)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"flywheel_bench_{uuid.uuid4().hex[:10]}"
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        progress(f"postgresql skipped: {reason}")
-        return {"status": "skipped", "reason": reason}
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        return in_child("postgresql", url, paths, args)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with postgres_database(args.postgres_url) as url:
+            return in_child("postgresql", url, paths, args)
+    except ServerUnavailable as exc:
+        progress(f"postgresql skipped: {exc}")
+        return {"status": "skipped", "reason": str(exc)}
 
 
 def progress(message: str) -> None:
