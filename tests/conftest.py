@@ -92,7 +92,13 @@ def database_url(
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings pointing at the test's database and a private home."""
-    return Settings(home=tmp_path / "home", database_url=database_url, secret_key="test-secret")
+    # Durable work keeps its state per test: runs of one test never resume in another.
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key="test-secret",
+        work_database_url=f"sqlite:///{tmp_path}/work.sqlite",
+    )
 
 
 @pytest.fixture

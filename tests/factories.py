@@ -19,6 +19,9 @@ from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.models import ConfigurationItem
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.db import Database, utcnow
+from flywheel.deploy import service as deploy_service
+from flywheel.deploy.drivers.base import Instance
+from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 
 _serial = count(1)
 SYSTEM = system_actor("tests")
@@ -128,3 +131,43 @@ def seed_finished_changes(db: Database, count: int, *, service: str = "svc") -> 
                 )
             )
         session.commit()
+
+
+def make_deployable_pool(
+    session: Session,
+    *,
+    instances: list[Instance],
+    state_dir: str,
+    socket: str | None = None,
+    backend: str = "storefront",
+    min_up: str = "66%",
+    service: str = "shop",
+    pool: str = "shop-pool",
+) -> None:
+    """A business service with one pool of local storefront instances, behind HAProxy if given."""
+    make_ci(session, service, "business_service", criticality=1)
+    make_ci(session, f"{service}-app")
+    deploy: dict[str, object] = {"target": {"driver": "local", "state_dir": state_dir}}
+    if socket:
+        deploy["load_balancer"] = {"driver": "haproxy", "socket": socket, "backend": backend}
+    make_ci(session, pool, "service_pool", min_up=min_up, attributes={"deploy": deploy})
+    relate(session, service, "depends_on", f"{service}-app")
+    relate(session, f"{service}-app", "depends_on", pool)
+    for instance in instances:
+        attributes = {"port": instance.port, "lb_server": instance.lb_server}
+        make_ci(session, instance.key, "instance", attributes=attributes)
+        relate(session, instance.key, "member_of", pool)
+
+
+def make_held_deployment(db: Database, *, pool: str, finished: bool = False) -> int:
+    """A deployment recorded but never started (or already aborted): for API checks."""
+    fast = RolloutSettings(bake_s=0, health_timeout_s=0.2, drain_timeout_s=0.2)
+    data = DeploymentCreate(pool=pool, version="v9", environment="staging", settings=fast)
+    with db.session(write=True) as session:
+        deployment = deploy_service.create_deployment(session, actor=SYSTEM, data=data)
+        if finished:
+            deploy_service.set_state(
+                session, actor=SYSTEM, deployment=deployment, state="aborted", reason="test"
+            )
+        session.commit()
+        return deployment.id

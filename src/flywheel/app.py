@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from flywheel import __version__, migrate
 from flywheel.audit.views import router as audit_router
@@ -20,6 +21,9 @@ from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.views import router as cmdb_router
 from flywheel.config import Settings, get_settings
 from flywheel.db import Database
+from flywheel.deploy import durable
+from flywheel.deploy import service as deploy_service
+from flywheel.deploy.views import router as deploy_router
 from flywheel.http.errors import error_response, install_error_handlers
 from flywheel.http.idempotency import IdempotencyMiddleware
 from flywheel.http.middleware import (
@@ -27,6 +31,7 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 
 log = logging.getLogger("flywheel")
@@ -38,6 +43,8 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     cmdb_router,
     change_router,
     risk_router,
+    release_router,
+    deploy_router,
 ]
 
 
@@ -72,7 +79,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
+    await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
     yield
+    await run_in_threadpool(durable.shutdown)
+
+
+def _resume_deployments(db: Database, settings: Settings) -> None:
+    """Launch the durable engine at start when runs were left unfinished (they resume)."""
+    try:
+        with db.session() as session:
+            unfinished = deploy_service.active_deployments(session)
+    except Exception:  # no schema yet: /readyz says so
+        log.warning("could not look for unfinished deployments", exc_info=True)
+        return
+    if unfinished:
+        log.info("resuming %d unfinished deployment(s)", len(unfinished))
+        durable.launch(db, settings)
 
 
 def _warm_indexes(db: Database) -> None:

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
     warm_indexes: bool = Field(default=True, description="Load in-memory indexes at start.")
+    work_database_url: str = Field(
+        default="", description="Where durable work (deployment runs) keeps its state."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -69,6 +69,8 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSONType,
         list[str]: JSONType,
+        list[int]: JSONType,
+        list[Any]: JSONType,
     }
 
 

@@ -7,7 +7,9 @@ from flywheel.auth import models as auth_models
 from flywheel.change import models as change_models
 from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
+from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
+from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 
 metadata = Base.metadata
@@ -17,7 +19,9 @@ __all__ = [
     "auth_models",
     "change_models",
     "cmdb_models",
+    "deploy_models",
     "http_models",
     "metadata",
+    "release_models",
     "risk_models",
 ]

@@ -34,6 +34,11 @@ class Permission(StrEnum):
     CHANGE_APPROVE = "change:approve"
     CHANGE_IMPLEMENT = "change:implement"
     CHANGE_POLICY_MANAGE = "change_policy:manage"
+    RELEASE_READ = "release:read"
+    RELEASE_MANAGE = "release:manage"
+    DEPLOY_READ = "deploy:read"
+    DEPLOY_RUN = "deploy:run"
+    DEPLOY_OVERRIDE = "deploy:override"
 
     @property
     def is_read(self) -> bool:
@@ -47,6 +52,8 @@ _EVERYONE = {
     Permission.TOKEN_SELF,
     Permission.CMDB_READ,
     Permission.CHANGE_READ,
+    Permission.RELEASE_READ,
+    Permission.DEPLOY_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -54,13 +61,19 @@ _CHANGE_WORK = {
     Permission.CHANGE_CREATE,
     Permission.CHANGE_APPROVE,
     Permission.CHANGE_IMPLEMENT,
+    Permission.RELEASE_MANAGE,
+    Permission.DEPLOY_RUN,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK),
-    # Operators keep the CMDB true to what runs.
-    Role.OPERATOR: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE}),
-    Role.CHANGE_MANAGER: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE}),
+    # Operators keep the CMDB true to what runs, and may push a release past a gate.
+    Role.OPERATOR: frozenset(
+        _EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE, Permission.DEPLOY_OVERRIDE}
+    ),
+    Role.CHANGE_MANAGER: frozenset(
+        _EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}
+    ),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),
     Role.ADMIN: frozenset(Permission),

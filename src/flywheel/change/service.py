@@ -279,3 +279,35 @@ def labelled_history(
         )
         for c in rows
     ]
+
+
+def deployment_gate(session: Session, *, change_id: int) -> tuple[bool, str]:
+    """Whether a change lets its deployment go now: approved, in its window, no blackout."""
+    change = get_change(session, change_id=change_id)
+    state = State(change.state)
+    if state not in (State.SCHEDULED, State.IMPLEMENT):
+        return False, f"{change.number} is {state.value}, not approved for implementation"
+    now = utcnow()
+    if change.planned_end is not None and now > change.planned_end:
+        return False, f"{change.number}'s window ended at {change.planned_end.isoformat()}"
+    if change.planned_start is not None and now < change.planned_start:
+        return False, f"{change.number}'s window opens at {change.planned_start.isoformat()}"
+    blockers = assess(session, change).blockers(ChangeType(change.type))
+    if blockers and not (change.decision or {}).get("override"):
+        names = ", ".join(b.get("window", b.get("kind", "?")) for b in blockers)
+        return False, f"{change.number} is inside blackout window(s) {names}"
+    return True, f"{change.number} is {state.value} and inside its window"
+
+
+def begin_implementation(session: Session, *, actor: Actor, change_id: int) -> None:
+    """Mark a scheduled change as being implemented (a deployment started); no-op if it is."""
+    if get_change(session, change_id=change_id).state == State.SCHEDULED:
+        start(session, actor=actor, change_id=change_id)
+
+
+def finish_implementation(
+    session: Session, *, actor: Actor, change_id: int, close_code: CloseCode, notes: str
+) -> None:
+    """Record a deployment's outcome on its change, if the change is being implemented."""
+    if get_change(session, change_id=change_id).state == State.IMPLEMENT:
+        complete(session, actor=actor, change_id=change_id, close_code=close_code, notes=notes)

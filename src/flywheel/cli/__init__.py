@@ -13,6 +13,7 @@ from flywheel.cli import (
     change_commands,
     cmdb_commands,
     db_commands,
+    deploy_commands,
     policy_commands,
     risk_commands,
     risk_model_commands,
@@ -37,6 +38,7 @@ app.add_typer(token_commands.app, name="token")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(cmdb_commands.app, name="cmdb")
 app.add_typer(change_commands.app, name="change")
+app.add_typer(deploy_commands.app, name="deploy")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`

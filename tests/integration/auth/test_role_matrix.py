@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,8 @@ from fastapi.testclient import TestClient
 from flywheel.app import API_PREFIX
 from flywheel.auth.roles import Role
 from flywheel.db import Database
-from tests.factories import Person, make_person, seed_finished_changes
+from tests.factories import Person, make_held_deployment, make_person, seed_finished_changes
+from tests.support import free_port
 
 EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
@@ -32,6 +34,47 @@ class World:
     client: TestClient
     admin: Person
     caller: Person
+    db: Database
+
+    def deployable_pool(self) -> str:
+        pool = f"pool{next(_serial)}"
+        target = {"driver": "local", "state_dir": tempfile.mkdtemp(prefix="fw-matrix-")}
+        cis = [
+            {
+                "key": pool,
+                "name": pool,
+                "type": "service_pool",
+                "min_up": "0",
+                "attributes": {"deploy": {"target": {**target, "command": "true"}}},
+            },
+            {
+                "key": f"{pool}-i",
+                "name": "i",
+                "type": "instance",
+                "attributes": {"port": free_port()},
+            },
+        ]
+        for ci in cis:
+            made = self.client.post("/api/v1/cis", json=ci, headers=self.admin.headers)
+            assert made.status_code == 201, made.text
+        rel = {"source": f"{pool}-i", "type": "member_of", "target": pool}
+        self.client.post("/api/v1/relationships", json=rel, headers=self.admin.headers)
+        staging = {"rank": 1}
+        self.client.put("/api/v1/environments/staging", json=staging, headers=self.admin.headers)
+        return pool
+
+    def held_deployment(self, *, finished: bool = False, paused: bool = False) -> int:
+        found = make_held_deployment(self.db, pool=self.deployable_pool(), finished=finished)
+        if paused:
+            url = f"/api/v1/deployments/{found}/pause"
+            self.client.post(url, json={}, headers=self.admin.headers)
+        return found
+
+    def release_id(self) -> int:
+        body = {"service": "svc", "version": f"r{next(_serial)}"}
+        made = self.client.post("/api/v1/releases", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
 
     def version_of(self, url: str) -> int:
         return int(self.client.get(url, headers=self.admin.headers).json()["version"])
@@ -283,6 +326,62 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         GOVERNORS,
         lambda w: ("DELETE", f"/change-windows/{_window_id(w)}", None),
     ),
+    ("GET", "/environments"): (EVERYONE, lambda w: ("GET", "/environments", None)),
+    ("PUT", "/environments/{name}"): (
+        GOVERNORS,
+        lambda w: ("PUT", "/environments/perf", {"rank": 5, "bake_s": 60}),
+    ),
+    ("POST", "/releases"): (
+        WORKERS,
+        lambda w: ("POST", "/releases", {"service": "svc", "version": f"x{next(_serial)}"}),
+    ),
+    ("GET", "/releases"): (EVERYONE, lambda w: ("GET", "/releases", None)),
+    ("GET", "/releases/{release_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/releases/{w.release_id()}", None),
+    ),
+    ("GET", "/releases/{release_id}/gates"): (
+        EVERYONE,
+        lambda w: ("GET", f"/releases/{w.release_id()}/gates", None),
+    ),
+    ("POST", "/deployments"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            "/deployments",
+            {
+                "pool": w.deployable_pool(),
+                "version": "v2",
+                "environment": "staging",
+                "settings": {"bake_s": 0, "health_timeout_s": 0.2},
+            },
+        ),
+    ),
+    ("GET", "/deployments"): (EVERYONE, lambda w: ("GET", "/deployments", None)),
+    ("GET", "/deployments/{deployment_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/deployments/{w.held_deployment()}", None),
+    ),
+    ("GET", "/deployments/{deployment_id}/events"): (
+        EVERYONE,
+        lambda w: ("GET", f"/deployments/{w.held_deployment(finished=True)}/events", None),
+    ),
+    ("POST", "/deployments/{deployment_id}/pause"): (
+        WORKERS,
+        lambda w: ("POST", f"/deployments/{w.held_deployment()}/pause", {}),
+    ),
+    ("POST", "/deployments/{deployment_id}/resume"): (
+        WORKERS,
+        lambda w: ("POST", f"/deployments/{w.held_deployment(paused=True)}/resume", {}),
+    ),
+    ("POST", "/deployments/{deployment_id}/abort"): (
+        WORKERS,
+        lambda w: ("POST", f"/deployments/{w.held_deployment()}/abort", {}),
+    ),
+    ("POST", "/deployments/{deployment_id}/rollback"): (
+        WORKERS,
+        lambda w: ("POST", f"/deployments/{w.held_deployment()}/rollback", {}),
+    ),
     ("POST", "/risk/score"): (EVERYONE, lambda w: ("POST", "/risk/score", {"metrics": {"la": 5}})),
     ("GET", "/risk/models"): (EVERYONE, lambda w: ("GET", "/risk/models", None)),
     ("POST", "/risk/models"): (GOVERNORS, lambda w: ("POST", "/risk/models", {"months": 12})),
@@ -334,7 +433,7 @@ def test_role_against_every_endpoint(client: TestClient, db: Database, role: Rol
     )
     client.put("/api/v1/change-policies/*", json={"text": policy}, headers=admin.headers)
     seed_finished_changes(db, 240)
-    world = World(client, admin, caller)
+    world = World(client, admin, caller, db)
     failures = []
     for (method, path), (allowed, example) in sorted(MATRIX.items()):
         verb, url, body = example(world)

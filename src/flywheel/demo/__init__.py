@@ -1,0 +1,1 @@
+"""The built-in demo: a storefront service to deploy and the scenario the quick start runs."""

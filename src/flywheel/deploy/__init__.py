@@ -1,0 +1,1 @@
+"""Rolling-bounce deployments: the planner, the run engine and the drivers it uses."""

@@ -1,0 +1,1 @@
+"""Load-balancer and target drivers behind the protocols in `base`."""

@@ -1,0 +1,155 @@
+"""Deployment runs as DBOS workflows: a process killed mid-run resumes at its last finished step.
+
+Every action is a DBOS step and runs at least once, so the actions are idempotent; the
+workflow's control flow depends only on step results, as DBOS replay requires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+from sqlalchemy.engine import make_url
+
+from flywheel.config import Settings
+from flywheel.db import Database
+from flywheel.deploy import service
+from flywheel.deploy.actions import BOUNCE, ROLLBACK
+from flywheel.deploy.run_steps import act, begin_run, finish_run
+
+log = logging.getLogger("flywheel.deploy")
+
+
+@dataclass
+class _Engine:
+    database: Database
+    url: str
+
+
+_engine: _Engine | None = None
+_guard = threading.Lock()
+
+
+def work_database_url(settings: Settings, database_url: str) -> str:
+    """Where DBOS keeps its workflow state: beside an SQLite file, or in the same PostgreSQL."""
+    if settings.work_database_url:
+        return settings.work_database_url
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{url.database}.work"
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def launch(database: Database, settings: Settings) -> None:
+    """Start the engine for this database (once per process) and resume unfinished runs."""
+    global _engine
+    url = work_database_url(settings, database.url)
+    with _guard:
+        if _engine is not None and _engine.database is database:
+            return
+        if _engine is not None:
+            DBOS.destroy(destroy_registry=False)
+        DBOS(config={"name": "flywheel", "system_database_url": url, "log_level": "WARNING"})
+        DBOS.launch()
+        _engine = _Engine(database, url)
+    with database.session() as session:
+        unfinished = service.active_deployments(session)
+    for deployment in unfinished:
+        if not DBOS.list_workflows(workflow_ids=[deployment.workflow_id]):
+            start_run(deployment.id, deployment.workflow_id)
+
+
+def shutdown(*, wait_s: int = 15) -> None:
+    """Stop the engine, letting runs in flight finish for a while (the rest resume later)."""
+    global _engine
+    with _guard:
+        if _engine is not None:
+            DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=wait_s)
+            _engine = None
+
+
+def database() -> Database:
+    """The database the engine's steps work on."""
+    if _engine is None:
+        raise RuntimeError("the deployment engine is not launched")
+    return _engine.database
+
+
+def start_run(deployment_id: int, workflow_id: str) -> None:
+    """Start a run's workflow (starting the same workflow id twice runs it once)."""
+    with SetWorkflowID(workflow_id):
+        DBOS.start_workflow(deployment_workflow, deployment_id)
+
+
+def wait_for(workflow_id: str) -> Any:
+    """Block until a run's workflow returns (tests and the CLI's --wait on the server)."""
+    return DBOS.retrieve_workflow(workflow_id).get_result()
+
+
+@DBOS.step(name="flywheel.deploy.begin")
+def _begin(deployment_id: int, workflow_id: str) -> dict[str, Any]:
+    return begin_run(database(), deployment_id, workflow_id)
+
+
+@DBOS.step(name="flywheel.deploy.act")
+def _act(
+    deployment_id: int,
+    seq: int,
+    phase: str,
+    batch: int,
+    action: str,
+    instances: list[str],
+    updated: list[str],
+) -> dict[str, Any]:
+    return act(database(), deployment_id, seq, phase, batch, action, instances, updated)
+
+
+@DBOS.step(name="flywheel.deploy.finish")
+def _finish(deployment_id: int, state: str, reason: str, evidence: dict[str, Any]) -> str:
+    return finish_run(database(), deployment_id, state, reason, evidence)
+
+
+def _roll_back(
+    deployment_id: int, seq: int, batches: list[list[str]], failure: dict[str, Any]
+) -> str:
+    aborted = failure["outcome"] == "abort"
+    seq += 1
+    _act(deployment_id, seq, "rollback", -1, "rolling_back", [], [])
+    problems: list[str] = []
+    for index in range(len(batches) - 1, -1, -1):
+        for action in ROLLBACK:
+            seq += 1
+            result = _act(deployment_id, seq, "rollback", index, action, batches[index], [])
+            if result["outcome"] == "failed":
+                problems.append(result["reason"])
+    reason = failure["reason"]
+    evidence = {"failure": failure, "rollback_problems": problems}
+    if problems:
+        return _finish(deployment_id, "failed", f"{reason}; rollback incomplete", evidence)
+    return _finish(deployment_id, "aborted" if aborted else "rolled_back", reason, evidence)
+
+
+@DBOS.workflow(name="flywheel.deploy.run")
+def deployment_workflow(deployment_id: int) -> str:
+    """Bounce the pool batch by batch; on failure or abort, roll back the batches touched."""
+    run = _begin(deployment_id, str(DBOS.workflow_id))
+    if run["finished"]:
+        return str(run["state"])
+    batches: list[list[str]] = run["batches"]
+    seq, done = 0, list[list[str]]()
+    for index, batch in enumerate(batches):
+        updated = [key for b in done for key in b]
+        for action in ("gate", *BOUNCE):
+            seq += 1
+            result = _act(deployment_id, seq, "deploy", index, action, batch, updated)
+            while result["outcome"] == "paused":
+                DBOS.sleep(result["retry_s"])
+                result = _act(deployment_id, seq, "deploy", index, action, batch, updated)
+            if result["outcome"] != "ok":
+                touched = done if action == "gate" else [*done, batch]
+                return _roll_back(deployment_id, seq, touched, result)
+        done.append(batch)
+    return _finish(deployment_id, "succeeded", f"{len(batches)} batch(es) healthy", {})

@@ -1,0 +1,1 @@
+"""Releases, ordered environments, and the gates a deployment must pass."""
