@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
+import httpx
 
 from flywheel.deploy.drivers.base import Instance
 from flywheel.deploy.drivers.haproxy import Backend, HaproxyConfig, HaproxyProcess, haproxy_binary
@@ -303,3 +304,38 @@ def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def describe_pool(pool: Pool, url: str, headers: dict[str, str], min_up: str = "2") -> None:
+    """Describe the pool in a running Flywheel's CMDB (shop, shop-pool) with a staging env."""
+    socket = str(pool.haproxy.config.socket_path)
+    deploy = {
+        "load_balancer": {"driver": "haproxy", "socket": socket, "backend": pool.backend},
+        "target": {"driver": "local", "state_dir": str(pool.target.state_dir)},
+    }
+    cis: list[dict[str, object]] = [
+        {"key": "shop", "name": "Shop", "type": "business_service"},
+        {
+            "key": "shop-pool",
+            "name": "Pool",
+            "type": "service_pool",
+            "min_up": min_up,
+            "attributes": {"deploy": deploy},
+        },
+    ]
+    cis += [
+        {
+            "key": i.key,
+            "name": i.key,
+            "type": "instance",
+            "attributes": {"port": i.port, "lb_server": i.lb_server},
+        }
+        for i in pool.instances
+    ]
+    rels = [{"source": "shop", "type": "depends_on", "target": "shop-pool"}]
+    rels += [{"source": i.key, "type": "member_of", "target": "shop-pool"} for i in pool.instances]
+    with httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=30) as client:
+        answer = client.post("/cmdb/import", json={"cis": cis, "relationships": rels})
+        assert answer.status_code == 200, answer.text
+        answer = client.put("/environments/staging", json={"rank": 1})
+        assert answer.status_code == 200, answer.text

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.deploy_support import LoadGenerator, Pool, running_pool
+from tests.deploy_support import LoadGenerator, describe_pool, running_pool
 from tests.e2e.conftest import FLYWHEEL, Cli, _wait_ready
 from tests.support import free_port
 
@@ -74,38 +74,6 @@ def flywheel(cli: Cli) -> Iterator[Flywheel]:
         server.stop()
 
 
-def _describe(fw: Flywheel, pool: Pool) -> None:
-    socket = str(pool.haproxy.config.socket_path)
-    deploy = {
-        "load_balancer": {"driver": "haproxy", "socket": socket, "backend": pool.backend},
-        "target": {"driver": "local", "state_dir": str(pool.target.state_dir)},
-    }
-    cis: list[dict[str, Any]] = [
-        {"key": "shop", "name": "Shop", "type": "business_service"},
-        {
-            "key": "shop-pool",
-            "name": "Pool",
-            "type": "service_pool",
-            "min_up": "2",
-            "attributes": {"deploy": deploy},
-        },
-    ]
-    cis += [
-        {
-            "key": i.key,
-            "name": i.key,
-            "type": "instance",
-            "attributes": {"port": i.port, "lb_server": i.lb_server},
-        }
-        for i in pool.instances
-    ]
-    rels = [{"source": "shop", "type": "depends_on", "target": "shop-pool"}]
-    rels += [{"source": i.key, "type": "member_of", "target": "shop-pool"} for i in pool.instances]
-    answer = fw.send("POST", "/cmdb/import", {"cis": cis, "relationships": rels})
-    assert answer.status_code == 200, answer.text
-    assert fw.send("PUT", "/environments/staging", {"rank": 1}).status_code == 200
-
-
 def _wait(fw: Flywheel, deployment_id: int, done: Any, timeout_s: float = 90) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -127,7 +95,7 @@ def test_a_killed_server_resumes_the_run_and_no_request_fails(
     flywheel: Flywheel, tmp_path: Path, kill_batch: int, kill_action: str
 ) -> None:
     with running_pool(tmp_path / "pool", size=3, version="v1") as pool:
-        _describe(flywheel, pool)
+        describe_pool(pool, flywheel.url, flywheel.headers)
         with LoadGenerator(pool.frontend_port) as load:
             body = {
                 "pool": "shop-pool",

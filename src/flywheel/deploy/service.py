@@ -17,6 +17,7 @@ from flywheel.change import service as change_service
 from flywheel.change.lifecycle import CloseCode
 from flywheel.db import utcnow
 from flywheel.deploy import planner
+from flywheel.deploy.drivers.base import DriverError
 from flywheel.deploy.models import Deployment, DeploymentStep, PoolLock
 from flywheel.deploy.pool import PoolSetup, resolve_pool, toolkit_for
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
@@ -41,8 +42,24 @@ def _plan(setup: PoolSetup, settings: RolloutSettings) -> list[list[str]]:
         raise InvalidInput(f"cannot plan a rolling bounce of '{setup.pool}': {exc}") from exc
 
 
-def _previous_versions(setup: PoolSetup, settings: RolloutSettings) -> dict[str, str | None]:
+def _preflight(setup: PoolSetup, settings: RolloutSettings) -> dict[str, str | None]:
+    """Check the load balancer answers and knows every instance; the versions running now."""
     kit = toolkit_for(setup.as_record(), settings, pool=setup.pool)
+    try:
+        known = {s.server for s in kit.lb.stats(kit.backend)}
+    except DriverError as exc:
+        raise Conflict(f"the load balancer of '{setup.pool}' does not answer: {exc}") from exc
+    missing = sorted(
+        server for _, server in kit.servers(list(kit.instances)) if server not in known
+    )
+    balanced = setup.load_balancer.get("driver", "none") != "none"
+    if balanced and not known:
+        raise InvalidInput(f"the load balancer has no backend '{kit.backend}' (or it is empty)")
+    if known and missing:
+        raise InvalidInput(
+            f"backend '{kit.backend}' of the load balancer has no server {', '.join(missing)}: "
+            "fix the instances' lb_server attributes"
+        )
     return {i.key: kit.target.running_version(i) for i in setup.instances}
 
 
@@ -75,7 +92,7 @@ def create_deployment(session: Session, *, actor: Actor, data: DeploymentCreate)
     setup = resolve_pool(session, service=data.service, pool=data.pool)
     batches = _plan(setup, data.settings)
     gates = _check_gates(session, actor=actor, data=data, setup=setup)
-    previous = _previous_versions(setup, data.settings)
+    previous = _preflight(setup, data.settings)
     known = sorted({v for v in previous.values() if v})
     deployment = Deployment(
         service=setup.service,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from flywheel.auth.roles import Role
+from flywheel.cmdb import service as cmdb_service
 from flywheel.db import Database
 from tests.deploy_support import LoadGenerator, Pool, running_pool
 from tests.factories import make_deployable_pool, make_person
@@ -202,3 +205,102 @@ def test_bad_requests_are_refused_clearly(
     assert message in answer.text
     listed = client.get("/api/v1/deployments", headers=_auth(token)).json()
     assert listed["items"] == []
+
+
+def _deploy(client: TestClient, token: str, **body: Any) -> Any:
+    payload = {"pool": "shop-pool", "environment": "staging", **body}
+    return client.post("/api/v1/deployments", json=payload, headers=_auth(token))
+
+
+def _all_in_rotation_on(shop: Pool, version: str) -> None:
+    assert {shop.target.running_version(i) for i in shop.instances} == {version}
+    stats = shop.haproxy.load_balancer.stats(shop.backend)
+    assert all(s.status.startswith("UP") for s in stats), stats
+
+
+def test_a_version_that_never_turns_healthy_is_rolled_back(
+    client: TestClient, db: Database, shop: Pool
+) -> None:
+    token = _staging(client, db)
+    with db.session(write=True) as session:
+        pool = cmdb_service.get_ci(session, key="shop-pool")
+        deploy = pool.attributes["deploy"]
+        target = {
+            **deploy["target"],
+            "version_args": {"v2-broken": ["--fail-rate", "1", "--fail-health"]},
+        }
+        pool.attributes = {"deploy": {**deploy, "target": target}}
+        session.commit()
+    answer = _deploy(client, token, version="v2-broken", settings={**FAST, "health_timeout_s": 2})
+    assert answer.status_code == 201, answer.text
+    done = _wait_final(client, token, answer.json()["id"])
+    assert done["state"] == "rolled_back"
+    assert "did not pass the health check within 2 s" in done["status_reason"]
+    _all_in_rotation_on(shop, "v1")
+
+
+def test_a_drain_that_never_empties_is_forced_after_its_timeout(
+    client: TestClient, db: Database, shop: Pool
+) -> None:
+    token = _staging(client, db)
+    slow = threading.Thread(
+        target=lambda: [
+            httpx.get(f"http://127.0.0.1:{shop.frontend_port}/api/slow?seconds=4", timeout=20)
+            for _ in range(3)
+        ],
+        daemon=True,
+    )
+    slow.start()
+    time.sleep(0.3)
+    answer = _deploy(
+        client, token, version="v2", settings={**FAST, "batch_size": 3, "drain_timeout_s": 0.5}
+    )
+    assert answer.status_code == 201, answer.text
+    done = _wait_final(client, token, answer.json()["id"])
+    assert done["state"] == "succeeded", done["status_reason"]
+    drained = next(s for s in done["steps"] if s["action"] == "wait_drained")
+    assert drained["detail"]["forced"] is True
+    assert drained["detail"]["sessions_left"]
+    slow.join(timeout=30)
+    _all_in_rotation_on(shop, "v2")
+
+
+@pytest.mark.parametrize(
+    ("balancer", "status", "message"),
+    [
+        ({"socket": "/nonexistent/haproxy.sock"}, 409, "does not answer"),
+        ({"backend": "elsewhere"}, 409, "No such proxy"),
+    ],
+)
+def test_a_broken_load_balancer_setting_refuses_the_run_before_anything_is_touched(
+    client: TestClient,
+    db: Database,
+    shop: Pool,
+    balancer: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
+    token = _staging(client, db)
+    with db.session(write=True) as session:
+        pool = cmdb_service.get_ci(session, key="shop-pool")
+        deploy = pool.attributes["deploy"]
+        lb = {**deploy["load_balancer"], **balancer}
+        pool.attributes = {"deploy": {**deploy, "load_balancer": lb}}
+        session.commit()
+    answer = _deploy(client, token, version="v2", settings=FAST)
+    assert answer.status_code == status, answer.text
+    assert message in answer.text
+    _all_in_rotation_on(shop, "v1")
+
+
+def test_a_server_the_backend_does_not_know_is_named(
+    client: TestClient, db: Database, shop: Pool
+) -> None:
+    token = _staging(client, db)
+    with db.session(write=True) as session:
+        instance = cmdb_service.get_ci(session, key=shop.instances[0].key)
+        instance.attributes = {**instance.attributes, "lb_server": "ghost"}
+        session.commit()
+    answer = _deploy(client, token, version="v2", settings=FAST)
+    assert answer.status_code == 422
+    assert "no server ghost" in answer.text
