@@ -22,8 +22,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/flywheel init --quickstart
-	$(BIN)/flywheel serve
+	$(BIN)/flywheel demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks

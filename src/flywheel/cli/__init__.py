@@ -13,6 +13,7 @@ from flywheel.cli import (
     change_commands,
     cmdb_commands,
     db_commands,
+    demo_commands,
     deploy_commands,
     policy_commands,
     risk_commands,
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve_commands.serve)
 app.command("init")(serve_commands.init)
+app.command("demo")(demo_commands.demo)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")

@@ -51,9 +51,12 @@ class PoolSetup:
 
 def _pool_of_service(session: Session, service: str) -> str:
     report = cmdb_service.dependencies(session, key=service)
-    pools = sorted(d.key for d in report.dependencies if d.type == POOL_TYPE)
-    if not pools:
+    found = [d for d in report.dependencies if d.type == POOL_TYPE]
+    if not found:
         raise InvalidInput(f"service '{service}' has no {POOL_TYPE} in the CMDB to deploy")
+    # The service's own pool is the nearest; pools of services it calls lie further away.
+    nearest = min(d.depth for d in found)
+    pools = sorted(d.key for d in found if d.depth == nearest)
     if len(pools) > 1:
         raise InvalidInput(f"service '{service}' has several pools ({', '.join(pools)}): name one")
     return str(pools[0])

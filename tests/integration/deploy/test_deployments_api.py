@@ -16,7 +16,7 @@ from flywheel.auth.roles import Role
 from flywheel.cmdb import service as cmdb_service
 from flywheel.db import Database
 from tests.deploy_support import LoadGenerator, Pool, running_pool
-from tests.factories import make_deployable_pool, make_person
+from tests.factories import make_ci, make_deployable_pool, make_person, relate
 
 FINAL = {"succeeded", "rolled_back", "failed", "aborted"}
 FAST = {"bake_s": 1.0, "drain_timeout_s": 5, "health_timeout_s": 15, "min_requests": 10}
@@ -304,3 +304,24 @@ def test_a_server_the_backend_does_not_know_is_named(
     answer = _deploy(client, token, version="v2", settings=FAST)
     assert answer.status_code == 422
     assert "no server ghost" in answer.text
+
+
+def test_a_service_is_deployed_through_its_own_nearest_pool(
+    client: TestClient, db: Database, shop: Pool
+) -> None:
+    token = _staging(client, db)
+    with db.session(write=True) as session:
+        # shop-app also calls a search service with a pool of its own, further away
+        make_ci(session, "search-app")
+        make_ci(session, "search-pool", "service_pool")
+        relate(session, "shop-app", "depends_on", "search-app")
+        relate(session, "search-app", "depends_on", "search-pool")
+        session.commit()
+    answer = client.post(
+        "/api/v1/deployments",
+        json={"service": "shop", "version": "v2", "environment": "staging", "settings": FAST},
+        headers=_auth(token),
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["pool"] == "shop-pool"
+    assert _wait_final(client, token, answer.json()["id"])["state"] == "succeeded"
