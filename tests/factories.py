@@ -128,3 +128,55 @@ def seed_finished_changes(db: Database, count: int, *, service: str = "svc") -> 
                 )
             )
         session.commit()
+
+
+def make_integration(
+    db: Database, name: str = "am", rules: list[dict[str, str]] | None = None
+) -> str:
+    """An Alertmanager integration; returns its token."""
+    from flywheel.incident import integrations
+    from flywheel.incident.schemas import CIRuleIn, IntegrationCreate
+
+    data = IntegrationCreate(
+        name=name, ci_rules=None if rules is None else [CIRuleIn(**r) for r in rules]
+    )
+    with db.session(write=True) as session:
+        _, token = integrations.create_integration(session, actor=SYSTEM, data=data)
+        session.commit()
+    return token
+
+
+def am_alert(
+    fingerprint: str,
+    status: str = "firing",
+    *,
+    starts_at: str = "2026-01-01T00:00:00Z",
+    ends_at: str = "0001-01-01T00:00:00Z",
+    **labels: str,
+) -> dict[str, object]:
+    """One alert as Alertmanager's webhook sends it."""
+    return {
+        "status": status,
+        "labels": {"alertname": "HighErrorRate", **labels},
+        "annotations": {"summary": f"errors on {labels.get('instance', '?')}"},
+        "startsAt": starts_at,
+        "endsAt": ends_at,
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": fingerprint,
+    }
+
+
+def am_payload(*alerts: dict[str, object], status: str = "firing") -> dict[str, object]:
+    """An Alertmanager webhook body (version 4) carrying the alerts."""
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "flywheel",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": list(alerts),
+    }

@@ -27,6 +27,7 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.incident.intake_views import router as alert_router
 from flywheel.risk.views import router as risk_router
 
 log = logging.getLogger("flywheel")
@@ -38,6 +39,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     cmdb_router,
     change_router,
     risk_router,
+    alert_router,
 ]
 
 

@@ -8,6 +8,7 @@ from flywheel.change import models as change_models
 from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.http import models as http_models
+from flywheel.incident import models as incident_models
 from flywheel.risk import models as risk_models
 
 metadata = Base.metadata
@@ -18,6 +19,7 @@ __all__ = [
     "change_models",
     "cmdb_models",
     "http_models",
+    "incident_models",
     "metadata",
     "risk_models",
 ]

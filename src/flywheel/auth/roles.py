@@ -34,6 +34,11 @@ class Permission(StrEnum):
     CHANGE_APPROVE = "change:approve"
     CHANGE_IMPLEMENT = "change:implement"
     CHANGE_POLICY_MANAGE = "change_policy:manage"
+    INCIDENT_READ = "incident:read"
+    INCIDENT_RESPOND = "incident:respond"
+    ALERT_POST = "alert:post"
+    INTEGRATION_READ = "integration:read"
+    INTEGRATION_MANAGE = "integration:manage"
 
     @property
     def is_read(self) -> bool:
@@ -47,6 +52,7 @@ _EVERYONE = {
     Permission.TOKEN_SELF,
     Permission.CMDB_READ,
     Permission.CHANGE_READ,
+    Permission.INCIDENT_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -56,11 +62,25 @@ _CHANGE_WORK = {
     Permission.CHANGE_IMPLEMENT,
 }
 
+# Whoever builds or runs a service answers its incidents (PagerDuty's "responder").
+_RESPONSE = {Permission.INCIDENT_RESPOND}
+# Monitoring that is not Alertmanager posts alerts with a developer's or operator's token
+# (a team's own checks, a pipeline's smoke test); Alertmanager uses an integration token.
+_ALERTING = {Permission.ALERT_POST}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK),
-    # Operators keep the CMDB true to what runs.
-    Role.OPERATOR: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE}),
-    Role.CHANGE_MANAGER: frozenset(_EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE}),
+    Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK | _RESPONSE | _ALERTING),
+    # Operators keep the CMDB true to what runs and see how monitoring is wired in.
+    Role.OPERATOR: frozenset(
+        _EVERYONE
+        | _CHANGE_WORK
+        | _RESPONSE
+        | _ALERTING
+        | {Permission.CMDB_WRITE, Permission.INTEGRATION_READ}
+    ),
+    Role.CHANGE_MANAGER: frozenset(
+        _EVERYONE | _CHANGE_WORK | _RESPONSE | {Permission.CHANGE_POLICY_MANAGE}
+    ),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),
     Role.ADMIN: frozenset(Permission),

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from flywheel.app import API_PREFIX
 from flywheel.auth.roles import Role
 from flywheel.db import Database
-from tests.factories import Person, make_person, seed_finished_changes
+from tests.factories import Person, am_alert, am_payload, make_person, seed_finished_changes
 
 EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
@@ -21,6 +21,9 @@ AUDIT = frozenset({Role.AUDITOR, Role.ADMIN})
 OPS = frozenset({Role.OPERATOR, Role.ADMIN})
 WORKERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
+ALERTERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN})
+RESPONDERS = WORKERS
+INTEGRATION_READERS = frozenset({Role.OPERATOR, Role.AUDITOR, Role.ADMIN})
 
 _serial = count(1)
 
@@ -61,6 +64,15 @@ class World:
         made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
         assert made.status_code == 201, made.text
         return app
+
+    def new_integration(self) -> tuple[str, str]:
+        """A fresh Alertmanager integration: (name, token)."""
+        name = f"am{next(_serial)}"
+        made = self.client.post(
+            "/api/v1/integrations", json={"name": name}, headers=self.admin.headers
+        )
+        assert made.status_code == 201, made.text
+        return name, str(made.json()["token"])
 
     def new_relationship_id(self) -> int:
         app = self.new_app()
@@ -289,6 +301,36 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("POST", "/risk/models/{version}/promote"): (
         GOVERNORS,
         lambda w: ("POST", f"/risk/models/{w.candidate_model()}/promote", None),
+    ),
+    ("POST", "/integrations"): (
+        ADMIN,
+        lambda w: ("POST", "/integrations", {"name": f"int{next(_serial)}"}),
+    ),
+    ("GET", "/integrations"): (INTEGRATION_READERS, lambda w: ("GET", "/integrations", None)),
+    ("PATCH", "/integrations/{name}"): (
+        ADMIN,
+        lambda w: (
+            "PATCH",
+            f"/integrations/{w.new_integration()[0]}",
+            {"version": 1, "ci_rules": [{"template": "{instance}"}]},
+        ),
+    ),
+    ("DELETE", "/integrations/{name}"): (
+        ADMIN,
+        lambda w: ("DELETE", f"/integrations/{w.new_integration()[0]}", None),
+    ),
+    # Authenticated by the integration's token, whoever else the caller is.
+    ("POST", "/integrations/alertmanager"): (
+        EVERYONE,
+        lambda w: (
+            "POST",
+            f"/integrations/alertmanager?token={w.new_integration()[1]}",
+            am_payload(am_alert("matrix", instance="db1")),
+        ),
+    ),
+    ("POST", "/alerts"): (
+        ALERTERS,
+        lambda w: ("POST", "/alerts", [{"source": "probe", "labels": {"alertname": "Down"}}]),
     ),
     ("POST", "/cmdb/import"): (
         OPS,
