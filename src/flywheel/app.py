@@ -28,6 +28,7 @@ from flywheel.http.middleware import (
     SqliteWriteGate,
 )
 from flywheel.incident.intake_views import router as alert_router
+from flywheel.incident.views import router as incident_router
 from flywheel.risk.views import router as risk_router
 
 log = logging.getLogger("flywheel")
@@ -40,6 +41,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     change_router,
     risk_router,
     alert_router,
+    incident_router,
 ]
 
 

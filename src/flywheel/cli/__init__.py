@@ -13,6 +13,7 @@ from flywheel.cli import (
     change_commands,
     cmdb_commands,
     db_commands,
+    incident_commands,
     policy_commands,
     risk_commands,
     risk_model_commands,
@@ -39,6 +40,7 @@ app.add_typer(cmdb_commands.app, name="cmdb")
 app.add_typer(change_commands.app, name="change")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
+app.add_typer(incident_commands.app, name="incident")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

@@ -74,6 +74,27 @@ class World:
         assert made.status_code == 201, made.text
         return name, str(made.json()["token"])
 
+    def new_incident(self, *, resolved: bool = False) -> tuple[int, int]:
+        """A fresh incident (optionally resolved by the admin): (id, version)."""
+        service = f"svc-alerting-{next(_serial)}"
+        body = [{"source": "matrix", "labels": {"alertname": "Down", "service": service}}]
+        sent = self.client.post("/api/v1/alerts", json=body, headers=self.admin.headers)
+        assert sent.status_code == 200, sent.text
+        listed = self.client.get(f"/api/v1/incidents?service={service}", headers=self.admin.headers)
+        incident = listed.json()["items"][0]
+        if resolved:
+            done = self.client.post(
+                f"/api/v1/incidents/{incident['id']}/resolve",
+                json={"version": incident["version"]},
+                headers=self.admin.headers,
+            )
+            incident = done.json()
+        return int(incident["id"]), int(incident["version"])
+
+    def incident_action(self, action: str, **body: object) -> Request:
+        incident_id, version = self.new_incident(resolved=action == "reopen")
+        return ("POST", f"/incidents/{incident_id}/{action}", {"version": version, **body})
+
     def new_relationship_id(self) -> int:
         app = self.new_app()
         made = self.client.post(
@@ -331,6 +352,33 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("POST", "/alerts"): (
         ALERTERS,
         lambda w: ("POST", "/alerts", [{"source": "probe", "labels": {"alertname": "Down"}}]),
+    ),
+    ("GET", "/incidents"): (EVERYONE, lambda w: ("GET", "/incidents", None)),
+    ("GET", "/incidents/metrics"): (EVERYONE, lambda w: ("GET", "/incidents/metrics", None)),
+    ("GET", "/incidents/{incident_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}", None),
+    ),
+    ("POST", "/incidents/{incident_id}/ack"): (RESPONDERS, lambda w: w.incident_action("ack")),
+    ("POST", "/incidents/{incident_id}/resolve"): (
+        RESPONDERS,
+        lambda w: w.incident_action("resolve"),
+    ),
+    ("POST", "/incidents/{incident_id}/reopen"): (
+        RESPONDERS,
+        lambda w: w.incident_action("reopen", reason="still broken"),
+    ),
+    ("POST", "/incidents/{incident_id}/notes"): (
+        RESPONDERS,
+        lambda w: ("POST", f"/incidents/{w.new_incident()[0]}/notes", {"text": "n"}),
+    ),
+    ("POST", "/incidents/{incident_id}/links"): (
+        RESPONDERS,
+        lambda w: (
+            "POST",
+            f"/incidents/{w.new_incident()[0]}/links",
+            {"change": str(_scheduled(w))},
+        ),
     ),
     ("POST", "/cmdb/import"): (
         OPS,
