@@ -33,13 +33,14 @@ class CIRule:
 
     template: str
     pattern: re.Pattern[str] | None = None
+    fields: tuple[str, ...] = ()
 
     def key_for(self, labels: Mapping[str, str]) -> str | None:
         """The CI key this rule derives from the labels, or None."""
-        try:
-            key = self.template.format_map(_Strict(labels))
-        except KeyError:
-            return None
+        for name in self.fields:
+            if name not in labels:
+                return None
+        key = self.template.format_map(labels)
         if self.pattern is not None:
             found = self.pattern.search(key)
             if found is None:
@@ -47,13 +48,6 @@ class CIRule:
             key = found.group(1) if found.groups() else found.group(0)
         key = key.strip()
         return key or None
-
-
-class _Strict(dict[str, str]):
-    """Labels for str.format_map: a missing label is a KeyError, never a blank."""
-
-    def __missing__(self, key: str) -> str:
-        raise KeyError(key)
 
 
 def parse_rules(raw: list[dict[str, Any]]) -> list[CIRule]:
@@ -66,12 +60,13 @@ def parse_rules(raw: list[dict[str, Any]]) -> list[CIRule]:
             raise InvalidInput(
                 f"{where}: 'template' must be a non-empty string like '{{instance}}'"
             )
-        _check_template(template, where)
-        rules.append(CIRule(template, _compile(item.get("pattern"), where)))
+        fields = _check_template(template, where)
+        rules.append(CIRule(template, _compile(item.get("pattern"), where), fields))
     return rules
 
 
-def _check_template(template: str, where: str) -> None:
+def _check_template(template: str, where: str) -> tuple[str, ...]:
+    """The label names the template uses; InvalidInput unless it is plain `{label}` fields."""
     try:
         parts = list(_FORMATTER.parse(template))
     except ValueError as exc:
@@ -85,6 +80,7 @@ def _check_template(template: str, where: str) -> None:
                 f"{where}: '{{{name}}}' in '{template}' must be a plain label name "
                 "(letters, digits, underscores; no format spec)"
             )
+    return tuple(dict.fromkeys(name for name, _, _ in fields))
 
 
 def _compile(pattern: object, where: str) -> re.Pattern[str] | None:

@@ -28,6 +28,9 @@ from typing import Any
 from flywheel.incident.incoming import AlertStatus, Incoming
 
 FIRING, RESOLVED = AlertStatus.FIRING, AlertStatus.RESOLVED
+# Re-sends mark an incident active at this granularity (the group window is measured
+# against it): a storm of re-sends writes the incident row once per step, not per batch.
+ACTIVITY_STEP = timedelta(seconds=30)
 
 
 class IncidentState(StrEnum):
@@ -65,6 +68,8 @@ class StoredAlert:
     incident_id: int | None
     flips: int
     flip_window_start: datetime | None
+    alert_id: int = 0
+    digest: str = ""
 
 
 @dataclass
@@ -201,8 +206,10 @@ class _Decider:
 
     def _unchanged(self, alert: Incoming, stored: StoredAlert, group: Group | None) -> None:
         if group is not None and alert.status is FIRING and group.is_open:
-            group.last_alert_at = self.now
-            group.touched = True
+            last = group.last_alert_at
+            if last is None or self.now - last >= ACTIVITY_STEP:
+                group.last_alert_at = self.now
+                group.touched = True
         self.plan.alerts.append(
             AlertOutcome(
                 alert,

@@ -6,8 +6,9 @@ concurrent batches queue instead of deadlocking):
    two batches that could open an incident for the same service run one after the other;
 2. read the stored alerts of the batch's fingerprints and the incidents involved (locked);
 3. decide in memory (`grouping.decide`);
-4. upsert every alert in one `INSERT … ON CONFLICT (source, fingerprint) DO UPDATE`,
-   write new incidents, incident updates and timeline entries with executemany;
+4. write new and changed alerts in one `INSERT … ON CONFLICT (source, fingerprint) DO
+   UPDATE`, and count unchanged re-sends (same digest) with one executemany UPDATE of two
+   columns; new incidents, incident updates and timeline entries with executemany;
 5. audit last (the audit chain head is a global lock held until commit): one event for
    the batch and one per incident that opened, reopened, resolved, started flapping or
    was raised in priority.
@@ -15,33 +16,27 @@ concurrent batches queue instead of deadlocking):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
 from flywheel.incident import directory, severity
 from flywheel.incident.grouping import (
+    AlertOutcome,
     Group,
-    IncidentState,
     Plan,
     Policy,
     StoredAlert,
     TimelineEntry,
     decide,
 )
-from flywheel.incident.incoming import AlertStatus, Incoming, deduplicate
-from flywheel.incident.models import Alert, Incident, IncidentEvent, IncidentHead
-
-ALERTS = cast(Table, Alert.__table__)
-INCIDENTS = cast(Table, Incident.__table__)
-HEADS = cast(Table, IncidentHead.__table__)
-EVENTS = cast(Table, IncidentEvent.__table__)
+from flywheel.incident.incoming import Incoming, deduplicate
+from flywheel.incident.store import IntakeStore
 
 
 @dataclass
@@ -78,12 +73,6 @@ def merge(first: IntakeResult, second: IntakeResult) -> IntakeResult:
     )
 
 
-def _upsert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def _number(incident_id: int) -> str:
     return f"INC{incident_id:07d}"
 
@@ -105,12 +94,13 @@ def receive(
     candidates = {k for a in batch for k in a.candidates}
     known = directory.directory_for(session, ci_cache_seconds).lookup(session, candidates)
     directory.assign(batch, known)
-    head_ids = _lock_heads(session, sorted({a.group_key for a in batch}))
-    stored = _stored_alerts(session, source, [a.fingerprint for a in batch])
+    store = IntakeStore(session)
+    head_ids = store.lock_heads([a.group_key for a in batch])
+    stored = store.stored_alerts(source, [a.fingerprint for a in batch])
     wanted = {i for i in head_ids.values() if i} | {
         s.incident_id for s in stored.values() if s.incident_id
     }
-    groups = _load_groups(session, wanted)
+    groups = store.load_groups(wanted)
     heads = {service: groups.get(i) if i else None for service, i in head_ids.items()}
     plan = decide(
         batch,
@@ -122,69 +112,12 @@ def receive(
         resolver=actor.name,
     )
     raised = _set_priorities(session, plan)
-    ids = _write_incidents(session, plan, now)
-    _write_alerts(session, plan, source, ids, now)
-    _write_timeline(session, plan, ids, actor, now)
+    ids = _write_incidents(store, plan, now)
+    _write_alerts(store, plan, stored, source, ids, now)
+    store.add_timeline(_timeline_rows(plan, ids, actor, now))
     result = _result(plan, ids)
     _audit(session, actor, source, plan, ids, raised, result)
     return result
-
-
-def _lock_heads(session: Session, services: list[str]) -> dict[str, int | None]:
-    if not services:
-        return {}
-    statement = _upsert(session, HEADS)
-    statement = statement.on_conflict_do_update(
-        index_elements=[HEADS.c.service], set_={"service": statement.excluded.service}
-    ).returning(HEADS.c.service, HEADS.c.incident_id)
-    rows = session.execute(statement.values([{"service": s} for s in services]))
-    return {str(service): incident_id for service, incident_id in rows}
-
-
-def _stored_alerts(
-    session: Session, source: str, fingerprints: list[str]
-) -> dict[str, StoredAlert]:
-    query = select(
-        ALERTS.c.fingerprint,
-        ALERTS.c.status,
-        ALERTS.c.incident_id,
-        ALERTS.c.flips,
-        ALERTS.c.flip_window_start,
-    ).where(ALERTS.c.source == source, ALERTS.c.fingerprint.in_(bindparam("fps", expanding=True)))
-    rows = session.execute(query, {"fps": fingerprints})
-    return {
-        fp: StoredAlert(AlertStatus(status), incident_id, flips, window)
-        for fp, status, incident_id, flips, window in rows
-    }
-
-
-def _load_groups(session: Session, ids: set[int]) -> dict[int, Group]:
-    if not ids:
-        return {}
-    query = select(Incident).where(Incident.id.in_(sorted(ids))).order_by(Incident.id)
-    rows = session.scalars(query.with_for_update())
-    return {i.id: _group_of(i) for i in rows}
-
-
-def _group_of(incident: Incident) -> Group:
-    return Group(
-        ref=incident.id,
-        service=incident.service,
-        state=IncidentState(incident.state),
-        title=incident.title,
-        opened_at=incident.opened_at,
-        last_alert_at=incident.last_alert_at,
-        resolved_at=incident.resolved_at,
-        flapping=incident.flapping,
-        firing_count=incident.firing_count,
-        last_fingerprint=incident.last_fingerprint,
-        urgency=incident.urgency,
-        ci_keys=list(incident.ci_keys),
-        service_known=incident.service_known,
-        resolved_by=incident.resolved_by,
-        priority=incident.priority,
-        impact_level=incident.impact_level,
-    )
 
 
 @dataclass(frozen=True)
@@ -233,28 +166,17 @@ def _impact_of(session: Session, ci_keys: list[str]) -> tuple[int, dict[str, Any
     return directory.evaluate_impact(session, ci_keys)
 
 
-def _write_incidents(session: Session, plan: Plan, now: datetime) -> dict[int, int]:
+def _write_incidents(store: IntakeStore, plan: Plan, now: datetime) -> dict[int, int]:
     """Insert new incidents, update touched ones; the id of every ref."""
     ids: dict[int, int] = {}
     for group in plan.touched:
-        if group.is_new:
-            ids[group.ref] = session.execute(
-                insert(INCIDENTS).returning(INCIDENTS.c.id), [_new_row(group, now)]
-            ).scalar_one()
-        else:
-            ids[group.ref] = group.ref
-    for service, ref in plan.heads.items():
-        session.execute(
-            update(HEADS).where(HEADS.c.service == service).values(incident_id=ids[ref])
-        )
+        ids[group.ref] = store.insert_incident(_new_row(group, now)) if group.is_new else group.ref
+    store.point_heads({service: ids[ref] for service, ref in plan.heads.items()})
     existing = [g for g in plan.touched if not g.is_new]
-    if existing:
-        session.execute(_UPDATE_INCIDENT, [_update_row(g, now) for g in existing])
+    store.update_incidents([_update_row(g, now) for g in existing])
     for group in existing:
         if group.impact is not None:
-            session.execute(
-                update(INCIDENTS).where(INCIDENTS.c.id == group.ref).values(impact=group.impact)
-            )
+            store.set_impact(group.ref, group.impact)
     return ids
 
 
@@ -285,28 +207,6 @@ def _new_row(group: Group, now: datetime) -> dict[str, Any]:
     }
 
 
-# Counts move by deltas (the row is locked, but deltas stay right even if it were not).
-_UPDATE_INCIDENT = (
-    update(INCIDENTS)
-    .where(INCIDENTS.c.id == bindparam("b_id"))
-    .values(
-        state=bindparam("b_state"),
-        resolved_at=bindparam("b_resolved_at"),
-        resolved_by=bindparam("b_resolved_by"),
-        flapping=bindparam("b_flapping"),
-        priority=bindparam("b_priority"),
-        impact_level=bindparam("b_impact_level"),
-        urgency=bindparam("b_urgency"),
-        ci_keys=bindparam("b_ci_keys", type_=INCIDENTS.c.ci_keys.type),
-        last_alert_at=bindparam("b_last_alert_at", type_=INCIDENTS.c.last_alert_at.type),
-        last_fingerprint=bindparam("b_last_fingerprint"),
-        alert_count=INCIDENTS.c.alert_count + bindparam("b_added"),
-        firing_count=INCIDENTS.c.firing_count + bindparam("b_firing"),
-        reopen_count=INCIDENTS.c.reopen_count + bindparam("b_reopened"),
-        version=INCIDENTS.c.version + bindparam("b_bump"),
-        updated_at=bindparam("b_now", type_=INCIDENTS.c.updated_at.type),
-    )
-)
 _VERSIONED = {"resolved", "reopened", "flapping", "priority"}
 
 
@@ -331,56 +231,89 @@ def _update_row(group: Group, now: datetime) -> dict[str, Any]:
     }
 
 
-def _write_alerts(
-    session: Session, plan: Plan, source: str, ids: dict[int, int], now: datetime
-) -> None:
-    rows = []
-    for outcome in plan.alerts:
-        alert = outcome.alert
-        ref = outcome.incident_ref
-        rows.append(
-            {
-                "source": source,
-                "fingerprint": alert.fingerprint,
-                "status": alert.status.value,
-                "alertname": alert.alertname[:200],
-                "severity": alert.severity[:32],
-                "summary": alert.summary,
-                "labels": alert.labels,
-                "annotations": alert.annotations,
-                "ci_key": alert.ci_key[:200] if alert.ci_key else None,
-                "ci_unknown": alert.ci_unknown,
-                "group_key": alert.group_key,
-                "flags": alert.flags,
-                "generator_url": alert.generator_url[:1000] if alert.generator_url else None,
-                "starts_at": alert.starts_at,
-                "ends_at": alert.ends_at,
-                "first_seen": now,
-                "last_seen": now,
-                "received": alert.received,
-                "flips": outcome.flips,
-                "flip_window_start": outcome.flip_window_start,
-                "incident_id": ids.get(ref, ref) if ref is not None else None,
-            }
-        )
-    if not rows:
-        return
-    statement = _upsert(session, ALERTS)
-    kept = {"id", "source", "fingerprint", "first_seen", "received"}
-    changed = {c.name: statement.excluded[c.name] for c in ALERTS.columns if c.name not in kept}
-    changed["received"] = ALERTS.c.received + statement.excluded.received
-    statement = statement.on_conflict_do_update(
-        index_elements=[ALERTS.c.source, ALERTS.c.fingerprint], set_=changed
+def digest(alert: Incoming) -> str:
+    """What an alert says, hashed: a re-send with the same digest changes only counters."""
+    content = (
+        alert.status.value,
+        alert.alertname,
+        alert.severity,
+        sorted(alert.labels.items()),
+        sorted(alert.annotations.items()),
+        alert.starts_at.isoformat(),
+        alert.ends_at.isoformat() if alert.ends_at else None,
+        alert.generator_url,
+        alert.ci_key,
+        alert.ci_unknown,
+        alert.group_key,
+        alert.flags,
     )
-    session.execute(statement, rows)
+    # repr of str/bool/None/tuples/lists is deterministic; a different digest after an
+    # upgrade only costs one full rewrite of the alert.
+    return hashlib.blake2b(repr(content).encode(), digest_size=16).hexdigest()
 
 
-def _write_timeline(
-    session: Session, plan: Plan, ids: dict[int, int], actor: Actor, now: datetime
+def _write_alerts(
+    store: IntakeStore,
+    plan: Plan,
+    stored: dict[str, StoredAlert],
+    source: str,
+    ids: dict[int, int],
+    now: datetime,
 ) -> None:
-    if not plan.timeline:
-        return
-    rows = [
+    full: list[dict[str, Any]] = []
+    touched: dict[int, int] = {}
+    for outcome in plan.alerts:
+        ref = outcome.incident_ref
+        incident_id = ids.get(ref, ref) if ref is not None else None
+        content = digest(outcome.alert)
+        before = stored.get(outcome.alert.fingerprint)
+        if (
+            before is not None
+            and before.digest == content
+            and before.incident_id == incident_id
+            and before.flips == outcome.flips
+        ):
+            touched[before.alert_id] = outcome.alert.received
+        else:
+            full.append(_alert_row(outcome, source, incident_id, content, now))
+    store.upsert_alerts(full)
+    store.touch_alerts(now, touched)
+
+
+def _alert_row(
+    outcome: AlertOutcome, source: str, incident_id: int | None, content: str, now: datetime
+) -> dict[str, Any]:
+    alert = outcome.alert
+    return {
+        "source": source,
+        "fingerprint": alert.fingerprint,
+        "status": alert.status.value,
+        "alertname": alert.alertname[:200],
+        "severity": alert.severity[:32],
+        "summary": alert.summary,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "ci_key": alert.ci_key[:200] if alert.ci_key else None,
+        "ci_unknown": alert.ci_unknown,
+        "group_key": alert.group_key,
+        "flags": alert.flags,
+        "generator_url": alert.generator_url[:1000] if alert.generator_url else None,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "first_seen": now,
+        "last_seen": now,
+        "received": alert.received,
+        "flips": outcome.flips,
+        "flip_window_start": outcome.flip_window_start,
+        "digest": content,
+        "incident_id": incident_id,
+    }
+
+
+def _timeline_rows(
+    plan: Plan, ids: dict[int, int], actor: Actor, now: datetime
+) -> list[dict[str, Any]]:
+    return [
         {
             "incident_id": ids.get(e.incident_ref, e.incident_ref),
             "at": now,
@@ -391,7 +324,6 @@ def _write_timeline(
         }
         for e in plan.timeline
     ]
-    session.execute(insert(EVENTS), rows)
 
 
 def _result(plan: Plan, ids: dict[int, int]) -> IntakeResult:

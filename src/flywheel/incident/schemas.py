@@ -10,7 +10,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
 )
 
@@ -18,9 +17,9 @@ from flywheel.incident.incoming import AlertStatus
 from flywheel.schemas import RequestModel, ResponseModel, Slug, VersionedUpdate
 
 MAX_BATCH = 2000
-LabelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LabelValue = Annotated[str, StringConstraints(max_length=4000)]
-Labels = Annotated[dict[LabelName, LabelValue], Field(max_length=200)]
+# Plain strings: the body size limit bounds them, and per-string constraints cost a tenth
+# of a storm's parsing time.
+Labels = Annotated[dict[str, str], Field(max_length=200)]
 
 
 class CIRuleIn(RequestModel):

@@ -161,6 +161,7 @@ def test_each_batch_is_one_audit_event_plus_incident_changes(desk: Desk) -> None
         "/api/v1/audit?object_type=alert_source", headers=desk.auditor.headers
     ).json()["items"]
     assert [e["action"] for e in events] == ["alerts.receive", "alerts.receive"]
+    assert all(e["request_id"] for e in events)
     opened = desk.client.get(
         "/api/v1/audit?action=incident.open", headers=desk.auditor.headers
     ).json()["items"]

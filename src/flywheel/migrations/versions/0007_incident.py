@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0005
-Create Date: 2026-11-26 17:47:31.914792
+Create Date: 2026-11-26 18:06:52.625825
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def upgrade() -> None:
         sa.Column("received", sa.Integer(), nullable=False),
         sa.Column("flips", sa.Integer(), nullable=False),
         sa.Column("flip_window_start", flywheel.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("digest", sa.String(length=40), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["incident_id"],
@@ -140,7 +141,8 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
-        sa.UniqueConstraint("source", "fingerprint", name="uq_alerts_fingerprint"),
+        sa.UniqueConstraint("fingerprint", "source", name="uq_alerts_fingerprint"),
+        postgresql_with={"fillfactor": 50},
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alerts_ci_key"), ["ci_key"], unique=False)
@@ -181,6 +183,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("service", name=op.f("pk_incident_heads")),
+        postgresql_with={"fillfactor": 50},
     )
     op.create_table(
         "incident_links",
