@@ -29,10 +29,11 @@ GROUP_KEY_LENGTH = 200
 
 @dataclass(frozen=True)
 class CIInfo:
-    """A CI that exists, and the business service its failure hurts most (if any)."""
+    """A CI that exists, the business service its failure hurts most (if any), criticality."""
 
     key: str
     service: str | None
+    criticality: int = 3
 
 
 class CIDirectory:
@@ -73,7 +74,7 @@ def _resolve(session: Session, keys: list[str]) -> dict[str, CIInfo]:
         if ci.type != BUSINESS_SERVICE:
             hit = cmdb.impact(session, keys=[ci.key], top_tenants=0).business_services
             service = hit[0].key if hit else None
-        infos[ci.key] = CIInfo(ci.key, service)
+        infos[ci.key] = CIInfo(ci.key, service, ci.criticality)
     return infos
 
 
@@ -114,20 +115,26 @@ def assign(alerts: list[Incoming], known: dict[str, CIInfo]) -> None:
         alert.group_key = group[:GROUP_KEY_LENGTH]
 
 
-def evaluate_impact(session: Session, ci_keys: list[str]) -> tuple[int, dict[str, Any]]:
+def evaluate_impact(
+    session: Session, directory: CIDirectory, ci_keys: list[str]
+) -> tuple[int, dict[str, Any]]:
     """The impact level of these CIs failing together, and what to show about it."""
-    existing = [c.key for c in cmdb.find_cis(session, keys=ci_keys)]
+    known = directory.lookup(session, set(ci_keys))
+    existing = sorted(known)
     if not existing:
         return severity.UNKNOWN_IMPACT, {"summary": "no known configuration item", "known": False}
     try:
         report = cmdb.impact(session, keys=existing, top_tenants=5)
-    except NotFound:  # deleted between the two reads
+    except NotFound:  # removed from the CMDB since it was looked up
         return severity.UNKNOWN_IMPACT, {"summary": "configuration items changed", "known": False}
     services = report.business_services
-    criticality = {
-        c.key: c.criticality for c in cmdb.find_cis(session, keys=[s.key for s in services])
-    }
-    hits = [severity.ServiceHit(s.key, s.status, criticality.get(s.key, 3)) for s in services]
+    criticality = directory.lookup(session, {s.key for s in services})
+    hits = [
+        severity.ServiceHit(
+            s.key, s.status, criticality[s.key].criticality if s.key in criticality else 3
+        )
+        for s in services
+    ]
     level = severity.impact_level(hits, report.tenants_affected)
     return level, {
         "known": True,

@@ -92,8 +92,8 @@ def receive(
     if not batch:
         return IntakeResult()
     candidates = {k for a in batch for k in a.candidates}
-    known = directory.directory_for(session, ci_cache_seconds).lookup(session, candidates)
-    directory.assign(batch, known)
+    cis = directory.directory_for(session, ci_cache_seconds)
+    directory.assign(batch, cis.lookup(session, candidates))
     store = IntakeStore(session)
     head_ids = store.lock_heads([a.group_key for a in batch])
     stored = store.stored_alerts(source, [a.fingerprint for a in batch])
@@ -111,7 +111,7 @@ def receive(
         now=now,
         resolver=actor.name,
     )
-    raised = _set_priorities(session, plan)
+    raised = _set_priorities(session, cis, plan)
     ids = _write_incidents(store, plan, now)
     _write_alerts(store, plan, stored, source, ids, now)
     store.add_timeline(_timeline_rows(plan, ids, actor, now))
@@ -126,7 +126,7 @@ class _Raise:
     after: int
 
 
-def _set_priorities(session: Session, plan: Plan) -> dict[int, _Raise]:
+def _set_priorities(session: Session, cis: directory.CIDirectory, plan: Plan) -> dict[int, _Raise]:
     """Priority of new incidents; raise (never lower) touched ones whose CIs or urgency grew."""
     raised: dict[int, _Raise] = {}
     for group in plan.touched:
@@ -135,7 +135,7 @@ def _set_priorities(session: Session, plan: Plan) -> dict[int, _Raise]:
             continue
         level = group.impact_level
         if group.is_new or grew:
-            measured, group.impact = _impact_of(session, group.ci_keys)
+            measured, group.impact = _impact_of(session, cis, group.ci_keys)
             level = measured if group.is_new else min(measured, level)
         wanted = severity.priority(level, group.urgency)
         group.impact_level = level
@@ -160,10 +160,12 @@ def _why(level: int, urgency: int, impact: dict[str, Any] | None) -> str:
     return f"impact {names[level]}{shown}, urgency {names[urgency]}"
 
 
-def _impact_of(session: Session, ci_keys: list[str]) -> tuple[int, dict[str, Any]]:
+def _impact_of(
+    session: Session, cis: directory.CIDirectory, ci_keys: list[str]
+) -> tuple[int, dict[str, Any]]:
     if not ci_keys:
         return severity.UNKNOWN_IMPACT, {"known": False, "summary": "no known configuration item"}
-    return directory.evaluate_impact(session, ci_keys)
+    return directory.evaluate_impact(session, cis, ci_keys)
 
 
 def _write_incidents(store: IntakeStore, plan: Plan, now: datetime) -> dict[int, int]:
