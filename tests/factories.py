@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -180,3 +181,77 @@ def am_payload(*alerts: dict[str, object], status: str = "firing") -> dict[str, 
         "externalURL": "http://alertmanager:9093",
         "alerts": list(alerts),
     }
+
+
+SN_COLUMNS = [
+    "number",
+    "incident_state",
+    "active",
+    "reassignment_count",
+    "reopen_count",
+    "sys_mod_count",
+    "made_sla",
+    "caller_id",
+    "opened_by",
+    "opened_at",
+    "sys_created_by",
+    "sys_created_at",
+    "sys_updated_by",
+    "sys_updated_at",
+    "contact_type",
+    "location",
+    "category",
+    "subcategory",
+    "u_symptom",
+    "cmdb_ci",
+    "impact",
+    "urgency",
+    "priority",
+    "assignment_group",
+    "assigned_to",
+    "knowledge",
+    "u_priority_confirmation",
+    "notify",
+    "problem_id",
+    "rfc",
+    "vendor",
+    "caused_by",
+    "closed_code",
+    "resolved_by",
+    "resolved_at",
+    "closed_at",
+]
+
+
+def sn_row(number: str, state: str, updated: str, mod: int = 0, **cells: str) -> dict[str, str]:
+    """One row of a ServiceNow incident export (an update), '?' where nothing is given."""
+    row = dict.fromkeys(SN_COLUMNS, "?")
+    row.update(
+        number=number,
+        incident_state=state,
+        sys_updated_at=updated,
+        sys_mod_count=str(mod),
+        opened_at="1/3/2016 09:00",
+        priority="3 - Moderate",
+        impact="2 - Medium",
+        urgency="2 - Medium",
+        made_sla="true",
+        reopen_count="0",
+        category="Category 7",
+        assignment_group="Group 1",
+        sys_updated_by=f"Updated by {mod}",
+    )
+    row.update(cells)
+    return row
+
+
+def write_sn_export(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A gzip-compressed export file with these rows."""
+    import csv
+    import gzip
+
+    with gzip.open(path, "wt", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=SN_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

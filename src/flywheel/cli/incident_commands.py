@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Column, Table
 
 from flywheel.cli.client import DEFAULT_URL, ApiClient, TokenOption, UrlOption, connect
-from flywheel.cli.common import console
+from flywheel.cli.common import cli_actor, console, database, err_console
 from flywheel.errors import InvalidInput
+from flywheel.incident import servicenow_import
 
 app = typer.Typer(
     help="Incidents: list, show, acknowledge, resolve, annotate.", no_args_is_help=True
@@ -209,3 +212,38 @@ def link_change(
             f"/incidents/{incident_id(incident)}/links", {"change": change, "note": note}
         )
     console.print(f"linked {link['ref']}")
+
+
+@app.command("import-servicenow")
+def import_servicenow(
+    path: Path = typer.Argument(..., metavar="FILE", help="incident_event_log.csv(.gz)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    chunk_size: int = typer.Option(2000, min=100, max=50_000, help="Incidents per commit."),
+) -> None:
+    """Import a ServiceNow incident export into this server's database (idempotent)."""
+    if not path.is_file():
+        raise InvalidInput(f"no file {path}")
+    with database() as db, Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("importing incidents", total=None)
+        result = servicenow_import.import_export(
+            db,
+            path=path,
+            actor=cli_actor(),
+            chunk_size=chunk_size,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    console.print(
+        f"{result['incidents']:,} incidents from {result['rows']:,} rows in {result['seconds']} s: "
+        f"{result['created']:,} created, {result['updated']:,} updated, "
+        f"{result['unchanged']:,} unchanged; {result['events']:,} timeline events",
+        soft_wrap=True,
+    )
+    skipped = result["skipped_rows"]
+    for reason, count in skipped["by_reason"].items():
+        console.print(f"  skipped {count} row(s): {escape(reason)}", soft_wrap=True)
+    console.print(f"  SLA met: {result['sla_met_fraction']:.1%}", soft_wrap=True)
+    for priority, hours in result["mttr_hours_by_priority"].items():
+        console.print(f"  MTTR {priority}: {hours:.1f} h (mean)", soft_wrap=True)

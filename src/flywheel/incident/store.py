@@ -2,8 +2,7 @@
 
 Lists travel as one parameter (a PostgreSQL array, a JSON array read with SQLite's
 `json_each`), so a statement's text does not depend on the batch and is prepared once.
-Batches of rows go to PostgreSQL as one JSON array (`jsonb_to_recordset`) and to SQLite
-through the driver's executemany, skipping SQLAlchemy's per-row parameter processing.
+Batches of rows go through `bulk.BulkInsert`.
 Locks are taken in one order everywhere — service heads (sorted), then incidents (by
 id), then alerts — so concurrent batches queue rather than deadlock. On SQLite the
 writer already holds the database lock (BEGIN IMMEDIATE) and row locks are moot.
@@ -12,12 +11,13 @@ writer already holds the database lock (BEGIN IMMEDIATE) and row locks are moot.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from flywheel.incident.bulk import BulkInsert
 from flywheel.incident.grouping import Group, IncidentState, StoredAlert
 from flywheel.incident.incoming import AlertStatus
 from flywheel.incident.models import Alert, Incident, IncidentEvent, IncidentHead
@@ -150,26 +150,7 @@ class IntakeStore:
         """Insert new alerts and rewrite changed ones: one statement, one JSON parameter."""
         if rows:
             ordered = sorted(rows, key=lambda r: (r["fingerprint"], r["source"]))
-            self._json_insert(_UPSERT_ALERTS, ordered)
-
-    def _json_insert(self, statement: _BulkInsert, rows: list[dict[str, Any]]) -> None:
-        if self.dialect == "postgresql":
-            encoded = json.dumps(rows, default=self._encode_time, separators=(",", ":"))
-            self.session.execute(text(statement.postgresql), {"rows": encoded})
-            return
-        # SQLite: the driver's executemany, values encoded as SQLAlchemy would store them.
-        values = [tuple(_sqlite_value(row[c]) for c in statement.columns) for row in rows]
-        cursor = self.session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(statement.sqlite, values)
-        finally:
-            cursor.close()
-
-    @staticmethod
-    def _encode_time(value: object) -> str:
-        if not isinstance(value, datetime):
-            raise TypeError(f"cannot store {type(value).__name__} as JSON")
-        return value.astimezone(UTC).isoformat()
+            _UPSERT_ALERTS.execute(self.session, ordered)
 
     def touch_alerts(self, seen: datetime, counts: dict[int, int]) -> None:
         """Count re-sends of unchanged alerts (id → times): last seen and times received."""
@@ -188,7 +169,7 @@ class IntakeStore:
     def add_timeline(self, rows: list[dict[str, Any]]) -> None:
         """Append timeline entries: one statement, one JSON parameter."""
         if rows:
-            self._json_insert(_ADD_EVENTS, rows)
+            _ADD_EVENTS.execute(self.session, rows)
 
 
 _GROUP_COLUMNS = (
@@ -261,30 +242,6 @@ _UPDATE_INCIDENT = (
 )
 
 
-def _sqlite_value(value: object) -> object:
-    """A value as SQLAlchemy stores it in SQLite (JSON as text, naive UTC timestamps)."""
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
-
-
-class _BulkInsert:
-    """A batch INSERT: from one JSON array parameter on PostgreSQL, executemany on SQLite."""
-
-    def __init__(self, table: str, columns: dict[str, str], conflict: str = "") -> None:
-        self.columns = tuple(columns)
-        names = ", ".join(columns)
-        typed = ", ".join(f"{name} {kind}" for name, kind in columns.items())
-        marks = ", ".join("?" for _ in columns)
-        self.postgresql = (
-            f"INSERT INTO {table} ({names}) SELECT {names} "
-            f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({typed}) {conflict}"
-        )
-        self.sqlite = f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}"
-
-
 _ALERT_COLUMNS = {
     "source": "text",
     "fingerprint": "text",
@@ -310,14 +267,14 @@ _ALERT_COLUMNS = {
     "incident_id": "integer",
 }
 _KEPT_ON_CONFLICT = {"source", "fingerprint", "first_seen", "received"}
-_UPSERT_ALERTS = _BulkInsert(
+_UPSERT_ALERTS = BulkInsert(
     "alerts",
     _ALERT_COLUMNS,
     "ON CONFLICT (fingerprint, source) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _ALERT_COLUMNS if c not in _KEPT_ON_CONFLICT)
     + ", received = alerts.received + excluded.received",
 )
-_ADD_EVENTS = _BulkInsert(
+_ADD_EVENTS = BulkInsert(
     "incident_events",
     {
         "incident_id": "integer",
