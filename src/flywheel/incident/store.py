@@ -108,7 +108,7 @@ class IntakeStore:
         )
         rows = self.session.execute(typed, {"source": source, "fps": fps})
         return {
-            fp: StoredAlert(AlertStatus(status), incident_id, flips, window, alert_id, digest)
+            fp: StoredAlert(_STATUS[status], incident_id, flips, window, alert_id, digest)
             for alert_id, fp, status, incident_id, flips, window, digest in rows
         }
 
@@ -172,6 +172,7 @@ class IntakeStore:
             _ADD_EVENTS.execute(self.session, rows)
 
 
+_STATUS = {s.value: s for s in AlertStatus}
 _GROUP_COLUMNS = (
     "id",
     "service",
