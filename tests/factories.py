@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -171,3 +172,129 @@ def make_held_deployment(db: Database, *, pool: str, finished: bool = False) -> 
             )
         session.commit()
         return deployment.id
+
+
+def make_integration(
+    db: Database, name: str = "am", rules: list[dict[str, str]] | None = None
+) -> str:
+    """An Alertmanager integration; returns its token."""
+    from flywheel.incident import integrations
+    from flywheel.incident.schemas import CIRuleIn, IntegrationCreate
+
+    data = IntegrationCreate(
+        name=name, ci_rules=None if rules is None else [CIRuleIn(**r) for r in rules]
+    )
+    with db.session(write=True) as session:
+        _, token = integrations.create_integration(session, actor=SYSTEM, data=data)
+        session.commit()
+    return token
+
+
+def am_alert(
+    fingerprint: str,
+    status: str = "firing",
+    *,
+    starts_at: str = "2026-01-01T00:00:00Z",
+    ends_at: str = "0001-01-01T00:00:00Z",
+    **labels: str,
+) -> dict[str, object]:
+    """One alert as Alertmanager's webhook sends it."""
+    return {
+        "status": status,
+        "labels": {"alertname": "HighErrorRate", **labels},
+        "annotations": {"summary": f"errors on {labels.get('instance', '?')}"},
+        "startsAt": starts_at,
+        "endsAt": ends_at,
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": fingerprint,
+    }
+
+
+def am_payload(*alerts: dict[str, object], status: str = "firing") -> dict[str, object]:
+    """An Alertmanager webhook body (version 4) carrying the alerts."""
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "flywheel",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": list(alerts),
+    }
+
+
+SN_COLUMNS = [
+    "number",
+    "incident_state",
+    "active",
+    "reassignment_count",
+    "reopen_count",
+    "sys_mod_count",
+    "made_sla",
+    "caller_id",
+    "opened_by",
+    "opened_at",
+    "sys_created_by",
+    "sys_created_at",
+    "sys_updated_by",
+    "sys_updated_at",
+    "contact_type",
+    "location",
+    "category",
+    "subcategory",
+    "u_symptom",
+    "cmdb_ci",
+    "impact",
+    "urgency",
+    "priority",
+    "assignment_group",
+    "assigned_to",
+    "knowledge",
+    "u_priority_confirmation",
+    "notify",
+    "problem_id",
+    "rfc",
+    "vendor",
+    "caused_by",
+    "closed_code",
+    "resolved_by",
+    "resolved_at",
+    "closed_at",
+]
+
+
+def sn_row(number: str, state: str, updated: str, mod: int = 0, **cells: str) -> dict[str, str]:
+    """One row of a ServiceNow incident export (an update), '?' where nothing is given."""
+    row = dict.fromkeys(SN_COLUMNS, "?")
+    row.update(
+        number=number,
+        incident_state=state,
+        sys_updated_at=updated,
+        sys_mod_count=str(mod),
+        opened_at="1/3/2016 09:00",
+        priority="3 - Moderate",
+        impact="2 - Medium",
+        urgency="2 - Medium",
+        made_sla="true",
+        reopen_count="0",
+        category="Category 7",
+        assignment_group="Group 1",
+        sys_updated_by=f"Updated by {mod}",
+    )
+    row.update(cells)
+    return row
+
+
+def write_sn_export(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A gzip-compressed export file with these rows."""
+    import csv
+    import gzip
+
+    with gzip.open(path, "wt", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=SN_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -31,6 +31,8 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.incident.intake_views import router as alert_router
+from flywheel.incident.views import router as incident_router
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 
@@ -45,6 +47,8 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     risk_router,
     release_router,
     deploy_router,
+    alert_router,
+    incident_router,
 ]
 
 

@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     work_database_url: str = Field(
         default="", description="Where durable work (deployment runs) keeps its state."
     )
+    incident_group_window_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="Alerts join a service's open incident active this recently.",
+    )
+    incident_reopen_window_seconds: int = Field(
+        default=1800, ge=0, description="A firing alert reopens an incident resolved this recently."
+    )
+    incident_resolve_when: str = Field(
+        default="all", description="Which alert resolutions resolve an incident: all, first, last."
+    )
+    incident_flap_flips: int = Field(
+        default=6, ge=2, description="Status flips that mean flapping."
+    )
+    incident_flap_window_seconds: int = Field(default=1800, ge=1)
+    incident_ci_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long alert intake remembers a CI look-up."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod
@@ -36,6 +54,13 @@ class Settings(BaseSettings):
         if value.upper() not in allowed:
             raise ValueError(f"must be one of {sorted(allowed)}")
         return value.upper()
+
+    @field_validator("incident_resolve_when")
+    @classmethod
+    def _check_resolve_when(cls, value: str) -> str:
+        if value.lower() not in {"all", "first", "last"}:
+            raise ValueError("must be one of all, first, last")
+        return value.lower()
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,7 @@ from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
+from flywheel.incident import models as incident_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 
@@ -21,6 +22,7 @@ __all__ = [
     "cmdb_models",
     "deploy_models",
     "http_models",
+    "incident_models",
     "metadata",
     "release_models",
     "risk_models",

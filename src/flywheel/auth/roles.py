@@ -39,6 +39,11 @@ class Permission(StrEnum):
     DEPLOY_READ = "deploy:read"
     DEPLOY_RUN = "deploy:run"
     DEPLOY_OVERRIDE = "deploy:override"
+    INCIDENT_READ = "incident:read"
+    INCIDENT_RESPOND = "incident:respond"
+    ALERT_POST = "alert:post"
+    INTEGRATION_READ = "integration:read"
+    INTEGRATION_MANAGE = "integration:manage"
 
     @property
     def is_read(self) -> bool:
@@ -54,6 +59,7 @@ _EVERYONE = {
     Permission.CHANGE_READ,
     Permission.RELEASE_READ,
     Permission.DEPLOY_READ,
+    Permission.INCIDENT_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -65,14 +71,28 @@ _CHANGE_WORK = {
     Permission.DEPLOY_RUN,
 }
 
+# Whoever builds or runs a service answers its incidents (PagerDuty's "responder").
+_RESPONSE = {Permission.INCIDENT_RESPOND}
+# Monitoring that is not Alertmanager posts alerts with a developer's or operator's token
+# (a team's own checks, a pipeline's smoke test); Alertmanager uses an integration token.
+_ALERTING = {Permission.ALERT_POST}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK),
-    # Operators keep the CMDB true to what runs, and may push a release past a gate.
+    Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK | _RESPONSE | _ALERTING),
+    # Operators keep the CMDB true to what runs, see how monitoring is wired in, and may
+    # push a release past a gate.
     Role.OPERATOR: frozenset(
-        _EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE, Permission.DEPLOY_OVERRIDE}
+        _EVERYONE
+        | _CHANGE_WORK
+        | _RESPONSE
+        | _ALERTING
+        | {Permission.CMDB_WRITE, Permission.INTEGRATION_READ, Permission.DEPLOY_OVERRIDE}
     ),
     Role.CHANGE_MANAGER: frozenset(
-        _EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}
+        _EVERYONE
+        | _CHANGE_WORK
+        | _RESPONSE
+        | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}
     ),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),

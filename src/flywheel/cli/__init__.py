@@ -15,6 +15,7 @@ from flywheel.cli import (
     db_commands,
     demo_commands,
     deploy_commands,
+    incident_commands,
     policy_commands,
     risk_commands,
     risk_model_commands,
@@ -43,6 +44,7 @@ app.add_typer(change_commands.app, name="change")
 app.add_typer(deploy_commands.app, name="deploy")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
+app.add_typer(incident_commands.app, name="incident")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

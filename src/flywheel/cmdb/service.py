@@ -345,3 +345,15 @@ def get_cis(session: Session, *, keys: list[str]) -> list[ConfigurationItem]:
     if missing:
         raise NotFound(f"no configuration item {', '.join(repr(k) for k in missing)}")
     return found
+
+
+def find_cis(session: Session, *, keys: list[str]) -> list[ConfigurationItem]:
+    """The CIs among these keys that exist; unknown keys are simply not in the answer."""
+    wanted = sorted(set(keys))
+    found: list[ConfigurationItem] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.extend(
+            session.scalars(select(ConfigurationItem).where(ConfigurationItem.key.in_(chunk)))
+        )
+    return found

@@ -14,7 +14,14 @@ from fastapi.testclient import TestClient
 from flywheel.app import API_PREFIX
 from flywheel.auth.roles import Role
 from flywheel.db import Database
-from tests.factories import Person, make_held_deployment, make_person, seed_finished_changes
+from tests.factories import (
+    Person,
+    am_alert,
+    am_payload,
+    make_held_deployment,
+    make_person,
+    seed_finished_changes,
+)
 from tests.support import free_port
 
 EVERYONE = frozenset(Role)
@@ -23,6 +30,9 @@ AUDIT = frozenset({Role.AUDITOR, Role.ADMIN})
 OPS = frozenset({Role.OPERATOR, Role.ADMIN})
 WORKERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
+ALERTERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN})
+RESPONDERS = WORKERS
+INTEGRATION_READERS = frozenset({Role.OPERATOR, Role.AUDITOR, Role.ADMIN})
 
 _serial = count(1)
 
@@ -104,6 +114,36 @@ class World:
         made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
         assert made.status_code == 201, made.text
         return app
+
+    def new_integration(self) -> tuple[str, str]:
+        """A fresh Alertmanager integration: (name, token)."""
+        name = f"am{next(_serial)}"
+        made = self.client.post(
+            "/api/v1/integrations", json={"name": name}, headers=self.admin.headers
+        )
+        assert made.status_code == 201, made.text
+        return name, str(made.json()["token"])
+
+    def new_incident(self, *, resolved: bool = False) -> tuple[int, int]:
+        """A fresh incident (optionally resolved by the admin): (id, version)."""
+        service = f"svc-alerting-{next(_serial)}"
+        body = [{"source": "matrix", "labels": {"alertname": "Down", "service": service}}]
+        sent = self.client.post("/api/v1/alerts", json=body, headers=self.admin.headers)
+        assert sent.status_code == 200, sent.text
+        listed = self.client.get(f"/api/v1/incidents?service={service}", headers=self.admin.headers)
+        incident = listed.json()["items"][0]
+        if resolved:
+            done = self.client.post(
+                f"/api/v1/incidents/{incident['id']}/resolve",
+                json={"version": incident["version"]},
+                headers=self.admin.headers,
+            )
+            incident = done.json()
+        return int(incident["id"]), int(incident["version"])
+
+    def incident_action(self, action: str, **body: object) -> Request:
+        incident_id, version = self.new_incident(resolved=action == "reopen")
+        return ("POST", f"/incidents/{incident_id}/{action}", {"version": version, **body})
 
     def new_relationship_id(self) -> int:
         app = self.new_app()
@@ -388,6 +428,63 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("POST", "/risk/models/{version}/promote"): (
         GOVERNORS,
         lambda w: ("POST", f"/risk/models/{w.candidate_model()}/promote", None),
+    ),
+    ("POST", "/integrations"): (
+        ADMIN,
+        lambda w: ("POST", "/integrations", {"name": f"int{next(_serial)}"}),
+    ),
+    ("GET", "/integrations"): (INTEGRATION_READERS, lambda w: ("GET", "/integrations", None)),
+    ("PATCH", "/integrations/{name}"): (
+        ADMIN,
+        lambda w: (
+            "PATCH",
+            f"/integrations/{w.new_integration()[0]}",
+            {"version": 1, "ci_rules": [{"template": "{instance}"}]},
+        ),
+    ),
+    ("DELETE", "/integrations/{name}"): (
+        ADMIN,
+        lambda w: ("DELETE", f"/integrations/{w.new_integration()[0]}", None),
+    ),
+    # Authenticated by the integration's token, whoever else the caller is.
+    ("POST", "/integrations/alertmanager"): (
+        EVERYONE,
+        lambda w: (
+            "POST",
+            f"/integrations/alertmanager?token={w.new_integration()[1]}",
+            am_payload(am_alert("matrix", instance="db1")),
+        ),
+    ),
+    ("POST", "/alerts"): (
+        ALERTERS,
+        lambda w: ("POST", "/alerts", [{"source": "probe", "labels": {"alertname": "Down"}}]),
+    ),
+    ("GET", "/incidents"): (EVERYONE, lambda w: ("GET", "/incidents", None)),
+    ("GET", "/incidents/metrics"): (EVERYONE, lambda w: ("GET", "/incidents/metrics", None)),
+    ("GET", "/incidents/{incident_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}", None),
+    ),
+    ("POST", "/incidents/{incident_id}/ack"): (RESPONDERS, lambda w: w.incident_action("ack")),
+    ("POST", "/incidents/{incident_id}/resolve"): (
+        RESPONDERS,
+        lambda w: w.incident_action("resolve"),
+    ),
+    ("POST", "/incidents/{incident_id}/reopen"): (
+        RESPONDERS,
+        lambda w: w.incident_action("reopen", reason="still broken"),
+    ),
+    ("POST", "/incidents/{incident_id}/notes"): (
+        RESPONDERS,
+        lambda w: ("POST", f"/incidents/{w.new_incident()[0]}/notes", {"text": "n"}),
+    ),
+    ("POST", "/incidents/{incident_id}/links"): (
+        RESPONDERS,
+        lambda w: (
+            "POST",
+            f"/incidents/{w.new_incident()[0]}/links",
+            {"change": str(_scheduled(w))},
+        ),
     ),
     ("POST", "/cmdb/import"): (
         OPS,

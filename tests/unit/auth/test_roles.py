@@ -64,3 +64,11 @@ def test_system_actor_is_not_a_person() -> None:
     system = system_actor("cli")
     assert system.is_system
     require_different_person(system, None, duty="approve a change")
+
+
+def test_incident_permissions_follow_who_builds_and_runs() -> None:
+    assert roles_granting(Permission.INCIDENT_READ) == frozenset(Role)
+    assert roles_granting(Permission.INCIDENT_RESPOND) == frozenset(Role) - {Role.AUDITOR}
+    assert roles_granting(Permission.ALERT_POST) == {Role.DEVELOPER, Role.OPERATOR, Role.ADMIN}
+    assert roles_granting(Permission.INTEGRATION_MANAGE) == {Role.ADMIN}
+    assert roles_granting(Permission.INTEGRATION_READ) == {Role.OPERATOR, Role.AUDITOR, Role.ADMIN}

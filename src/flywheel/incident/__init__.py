@@ -1,0 +1,1 @@
+"""Incidents: alert intake, deduplication and grouping, severity, response, timelines."""
