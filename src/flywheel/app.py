@@ -31,8 +31,11 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.incident import gates as incident_gates
+from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.views import router as incident_router
+from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 
@@ -49,6 +52,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     deploy_router,
     alert_router,
     incident_router,
+    cause_router,
 ]
 
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         openapi_url="/openapi.json",
     )
     app.state.db = db
+    release_service.EXTRA_GATES["incidents"] = incident_gates.open_p1_gate
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)

@@ -311,3 +311,25 @@ def finish_implementation(
     """Record a deployment's outcome on its change, if the change is being implemented."""
     if get_change(session, change_id=change_id).state == State.IMPLEMENT:
         complete(session, actor=actor, change_id=change_id, close_code=close_code, notes=notes)
+
+
+def record_failure(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
+    """Mark an implemented change as the cause of a failure (an incident confirmed it)."""
+    change = get_change(session, change_id=change_id, lock=True)
+    if change.actual_start is None and not change.receipt:
+        raise Conflict(f"{change.number} was never implemented: it cannot have caused a failure")
+    before = change.close_code
+    change.close_code = CloseCode.FAILED.value
+    change.close_notes = f"{change.close_notes or ''}\n\nFailure: {reason}".strip()
+    change.updated_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="change.failed",
+        object_type="change",
+        object_id=change.number,
+        before={"close_code": before},
+        after={"close_code": change.close_code},
+        reason=reason,
+    )
+    return change

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -345,15 +345,21 @@ def _sync_change(
 
 
 def started_between(
-    session: Session, *, services: list[str], start: datetime, end: datetime
+    session: Session,
+    *,
+    services: list[str],
+    start: datetime,
+    end: datetime,
+    pools: list[str] | None = None,
 ) -> list[Deployment]:
-    """Deployments on these services that started or ran in a time range (for suspects)."""
+    """Deployments of these services (or pools) that ran in a time range (for suspects)."""
+    target = or_(Deployment.service.in_(services), Deployment.pool.in_(pools or []))
     query = select(Deployment).where(
-        Deployment.service.in_(services),
+        target,
         Deployment.created_at <= end,
         (Deployment.finished_at.is_(None)) | (Deployment.finished_at >= start),
     )
-    return list(session.scalars(query.order_by(Deployment.id.desc())))
+    return list(session.scalars(query.order_by(Deployment.id.desc()).limit(200)))
 
 
 def last_success(

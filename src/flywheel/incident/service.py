@@ -294,3 +294,15 @@ def response_metrics(
         query = query.where(Incident.service == service)
     rows = session.execute(query.execution_options(yield_per=10_000))
     return metrics.tally(metrics.Times(*row) for row in rows)
+
+
+def open_incidents_on(
+    session: Session, *, services: list[str], max_priority: int = 4
+) -> list[Incident]:
+    """Open incidents on any of these services at this priority or worse (P1 is 1)."""
+    query = select(Incident).where(
+        Incident.state.in_(OPEN_STATES),
+        Incident.service.in_(services),
+        Incident.priority <= max_priority,
+    )
+    return list(session.scalars(query.order_by(Incident.priority, Incident.id)))

@@ -465,6 +465,26 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         EVERYONE,
         lambda w: ("GET", f"/incidents/{w.new_incident()[0]}", None),
     ),
+    ("GET", "/incidents/{incident_id}/suspects"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}/suspects", None),
+    ),
+    ("POST", "/incidents/{incident_id}/rollback"): (
+        RESPONDERS,
+        lambda w: (
+            "POST",
+            f"/incidents/{w.new_incident()[0]}/rollback",
+            {"deployment_id": w.held_deployment()},
+        ),
+    ),
+    ("POST", "/incidents/{incident_id}/cause"): (
+        RESPONDERS,
+        lambda w: (
+            "POST",
+            f"/incidents/{w.new_incident()[0]}/cause",
+            {"change_id": _change(w, receipt=True)},
+        ),
+    ),
     ("POST", "/incidents/{incident_id}/ack"): (RESPONDERS, lambda w: w.incident_action("ack")),
     ("POST", "/incidents/{incident_id}/resolve"): (
         RESPONDERS,
