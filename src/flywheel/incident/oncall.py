@@ -2,7 +2,7 @@
 
 A rotation hands off at a wall-clock time in its time zone: a daily rotation handing off at
 09:00 Europe/Berlin hands off at 09:00 local on both sides of a DST change (so one shift a
-year is 23 hours long and one 25). Shift k starts at the local time `start + k × length`;
+year is 23 hours long and one 25). Shift k starts at the local time `start + k * length`;
 a local time skipped by a DST jump is read with the offset before the jump (zoneinfo's
 fold=0), which keeps the boundaries in order.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KIND_HOURS = {"daily": 24, "weekly": 24 * 7}
@@ -152,7 +153,7 @@ def shifts_between(
                 cuts.add(edge)
     points = sorted(cuts)
     shifts: list[Shift] = []
-    for left, right in zip(points, points[1:], strict=False):
+    for left, right in pairwise(points):
         found = who_is_on_call(rotation, overrides, left)
         if found is None:
             continue
