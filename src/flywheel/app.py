@@ -34,6 +34,7 @@ from flywheel.http.middleware import (
 from flywheel.incident import gates as incident_gates
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
+from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.views import router as incident_router
 from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
@@ -53,6 +54,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     alert_router,
     incident_router,
     cause_router,
+    oncall_router,
 ]
 
 

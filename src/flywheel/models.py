@@ -10,6 +10,7 @@ from flywheel.db import Base
 from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
 from flywheel.incident import models as incident_models
+from flywheel.incident import oncall_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 
@@ -24,6 +25,7 @@ __all__ = [
     "http_models",
     "incident_models",
     "metadata",
+    "oncall_models",
     "release_models",
     "risk_models",
 ]

@@ -70,3 +70,31 @@ def test_bad_ids_and_unknown_incidents_are_one_clean_line(cli: Cli, server: Serv
         assert result.returncode == 1, result
         assert "Traceback" not in result.stderr
         assert words in " ".join(result.stderr.split()), result.stderr
+
+
+def test_oncall_who_and_schedule(cli: Cli, server: Server, tmp_path: Path) -> None:
+    schedule = {
+        "key": "shop-primary",
+        "name": "Shop primary",
+        "time_zone": "Europe/Berlin",
+        "start_date": "2025-03-24",
+        "rotation": "daily",
+        "members": ["admin"],
+    }
+    with httpx.Client(base_url=f"{server.url}/api/v1", headers=server.headers, timeout=60) as api:
+        made = api.post("/oncall/schedules", json=schedule)
+        assert made.status_code == 201, made.text
+    env = {**cli.env, "FLYWHEEL_URL": server.url, "FLYWHEEL_TOKEN": server.token}
+    env["COLUMNS"] = "200"
+    who = _run(env, "oncall", "who", "shop-primary", "--at", "2025-03-30T07:00:00Z", "--json")
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["on_call"]["username"] == "admin"
+    before = _run(env, "oncall", "who", "shop-primary", "--at", "2025-03-01T00:00:00Z")
+    assert before.returncode == 0 and "nobody is on call" in before.stdout
+    listed = _run(env, "oncall", "schedule")
+    assert listed.returncode == 0 and "shop-primary" in listed.stdout, listed.stderr
+    shown = _run(env, "oncall", "schedule", "shop-primary", "--days", "2")
+    assert shown.returncode == 0 and "admin" in shown.stdout and "hands off 09:00" in shown.stdout
+    missing = _run(env, "oncall", "who", "nope")
+    assert missing.returncode == 1 and "no on-call schedule 'nope'" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     ALERT_POST = "alert:post"
     INTEGRATION_READ = "integration:read"
     INTEGRATION_MANAGE = "integration:manage"
+    ONCALL_MANAGE = "oncall:manage"
 
     @property
     def is_read(self) -> bool:
@@ -80,13 +81,18 @@ _ALERTING = {Permission.ALERT_POST}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK | _RESPONSE | _ALERTING),
     # Operators keep the CMDB true to what runs, see how monitoring is wired in, and may
-    # push a release past a gate.
+    # push a release past a gate, and keep the on-call schedules.
     Role.OPERATOR: frozenset(
         _EVERYONE
         | _CHANGE_WORK
         | _RESPONSE
         | _ALERTING
-        | {Permission.CMDB_WRITE, Permission.INTEGRATION_READ, Permission.DEPLOY_OVERRIDE}
+        | {
+            Permission.CMDB_WRITE,
+            Permission.INTEGRATION_READ,
+            Permission.DEPLOY_OVERRIDE,
+            Permission.ONCALL_MANAGE,
+        }
     ),
     Role.CHANGE_MANAGER: frozenset(
         _EVERYONE

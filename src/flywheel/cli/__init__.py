@@ -16,6 +16,7 @@ from flywheel.cli import (
     demo_commands,
     deploy_commands,
     incident_commands,
+    oncall_commands,
     policy_commands,
     risk_commands,
     risk_model_commands,
@@ -45,6 +46,7 @@ app.add_typer(deploy_commands.app, name="deploy")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
+app.add_typer(oncall_commands.app, name="oncall")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

@@ -115,6 +115,13 @@ class World:
         assert made.status_code == 201, made.text
         return app
 
+    def schedule(self) -> str:
+        """A fresh on-call schedule made by the admin: its key."""
+        body = _schedule()
+        made = self.client.post("/api/v1/oncall/schedules", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return str(body["key"])
+
     def new_integration(self) -> tuple[str, str]:
         """A fresh Alertmanager integration: (name, token)."""
         name = f"am{next(_serial)}"
@@ -506,6 +513,28 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
             {"change": str(_scheduled(w))},
         ),
     ),
+    ("POST", "/oncall/schedules"): (OPS, lambda w: ("POST", "/oncall/schedules", _schedule())),
+    ("GET", "/oncall/schedules"): (EVERYONE, lambda w: ("GET", "/oncall/schedules", None)),
+    ("GET", "/oncall/schedules/{key}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/oncall/schedules/{w.schedule()}", None),
+    ),
+    ("POST", "/oncall/schedules/{key}/overrides"): (
+        OPS,
+        lambda w: (
+            "POST",
+            f"/oncall/schedules/{w.schedule()}/overrides",
+            {
+                "username": "target",
+                "starts_at": "2025-01-01T00:00Z",
+                "ends_at": "2025-01-02T00:00Z",
+            },
+        ),
+    ),
+    ("GET", "/oncall/who"): (
+        EVERYONE,
+        lambda w: ("GET", f"/oncall/who?schedule={w.schedule()}", None),
+    ),
     ("POST", "/cmdb/import"): (
         OPS,
         lambda w: (
@@ -515,6 +544,16 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         ),
     ),
 }
+
+
+def _schedule() -> dict[str, object]:
+    return {
+        "key": f"rota{next(_serial)}",
+        "name": "rota",
+        "time_zone": "UTC",
+        "start_date": "2025-01-01",
+        "members": ["target"],
+    }
 
 
 def api_routes(client: TestClient) -> set[tuple[str, str]]:
