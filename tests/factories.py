@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.db import Database, utcnow
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.drivers.base import Instance
+from flywheel.deploy.models import Deployment, DeploymentStep
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 
 _serial = count(1)
@@ -171,3 +172,85 @@ def make_held_deployment(db: Database, *, pool: str, finished: bool = False) -> 
             )
         session.commit()
         return deployment.id
+
+
+@dataclass(frozen=True)
+class Bake:
+    """One bake of a recorded run: when it ended and the traffic the load balancer counted."""
+
+    finished_at: datetime
+    requests: int
+    errors: int = 0
+    old_requests: int = 0
+    old_errors: int = 0
+    state: str = "done"
+
+
+def record_deployment(
+    session: Session,
+    *,
+    service: str,
+    state: str = "succeeded",
+    environment: str = "production",
+    started_at: datetime,
+    finished_at: datetime | None,
+    change_id: int | None = None,
+    rollback_of: int | None = None,
+    bakes: list[Bake] | None = None,
+    rolled_out_at: datetime | None = None,
+) -> Deployment:
+    """A deployment run as the engine would have recorded it (no processes), with its bakes."""
+    deployment = Deployment(
+        service=service,
+        pool=f"{service}-pool",
+        environment=environment,
+        version_label=f"v{next(_serial)}",
+        change_id=change_id,
+        rollback_of=rollback_of,
+        workflow_id=f"wf-{next(_serial)}",
+        state=state,
+        requested_by="tests",
+        created_at=started_at,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    session.add(deployment)
+    session.flush()
+    seq = count(1)
+    if rolled_out_at is not None:
+        session.add(_step(deployment.id, next(seq), "enable", started_at, rolled_out_at, {}))
+    for bake in bakes or []:
+        evidence = {
+            "new": {"requests": bake.requests, "errors": bake.errors},
+            "old": {"requests": bake.old_requests, "errors": bake.old_errors},
+        }
+        detail = {"verdict": "recorded", "evidence": evidence}
+        start = bake.finished_at - timedelta(seconds=10)
+        session.add(
+            _step(deployment.id, next(seq), "bake", start, bake.finished_at, detail, bake.state)
+        )
+    session.flush()
+    return deployment
+
+
+def _step(
+    deployment_id: int,
+    seq: int,
+    action: str,
+    started_at: datetime,
+    finished_at: datetime,
+    detail: dict[str, object],
+    state: str = "done",
+) -> DeploymentStep:
+    return DeploymentStep(
+        deployment_id=deployment_id,
+        seq=seq,
+        phase="deploy",
+        batch=0,
+        action=action,
+        instances=["i1"],
+        state=state,
+        detail=detail,
+        started_at=started_at,
+        finished_at=finished_at,
+    )

@@ -33,6 +33,7 @@ from flywheel.http.middleware import (
 )
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
+from flywheel.slo.views import router as slo_router
 
 log = logging.getLogger("flywheel")
 
@@ -45,6 +46,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     risk_router,
     release_router,
     deploy_router,
+    slo_router,
 ]
 
 

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     work_database_url: str = Field(
         default="", description="Where durable work (deployment runs) keeps its state."
     )
+    prometheus_url: str = Field(
+        default="", description="Prometheus to query for SLIs of source 'prometheus'."
+    )
+    prometheus_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (a private network)."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

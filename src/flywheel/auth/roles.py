@@ -39,6 +39,9 @@ class Permission(StrEnum):
     DEPLOY_READ = "deploy:read"
     DEPLOY_RUN = "deploy:run"
     DEPLOY_OVERRIDE = "deploy:override"
+    SLO_READ = "slo:read"
+    SLO_MANAGE = "slo:manage"
+    DELIVERY_READ = "delivery:read"
 
     @property
     def is_read(self) -> bool:
@@ -54,6 +57,8 @@ _EVERYONE = {
     Permission.CHANGE_READ,
     Permission.RELEASE_READ,
     Permission.DEPLOY_READ,
+    Permission.SLO_READ,
+    Permission.DELIVERY_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -67,9 +72,12 @@ _CHANGE_WORK = {
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK),
-    # Operators keep the CMDB true to what runs, and may push a release past a gate.
+    # Operators keep the CMDB true to what runs, set service levels, and may push a
+    # release past a gate.
     Role.OPERATOR: frozenset(
-        _EVERYONE | _CHANGE_WORK | {Permission.CMDB_WRITE, Permission.DEPLOY_OVERRIDE}
+        _EVERYONE
+        | _CHANGE_WORK
+        | {Permission.CMDB_WRITE, Permission.DEPLOY_OVERRIDE, Permission.SLO_MANAGE}
     ),
     Role.CHANGE_MANAGER: frozenset(
         _EVERYONE | _CHANGE_WORK | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}

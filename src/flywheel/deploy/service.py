@@ -401,3 +401,46 @@ def roll_back(session: Session, *, actor: Actor, deployment_id: int, reason: str
         reason=reason or None,
     )
     return deployment
+
+
+# Read-only queries for service levels and delivery metrics (issue 9).
+
+
+def _traffic(detail: dict[str, Any]) -> tuple[int, int]:
+    evidence = (detail or {}).get("evidence") or {}
+    requests = errors = 0
+    for side in ("new", "old"):
+        seen = evidence.get(side) or {}
+        requests += int(seen.get("requests") or 0)
+        errors += int(seen.get("errors") or 0)
+    return requests, min(errors, requests)
+
+
+def bake_traffic(
+    session: Session, *, service: str, environment: str, start: datetime, end: datetime
+) -> list[tuple[datetime, int, int]]:
+    """What the load balancer counted during the bakes of a service's runs in [start, end).
+
+    One (bake finished at, requests, errors) per bake that recorded traffic, passed or
+    failed; new and old instances together.
+    """
+    query = (
+        select(DeploymentStep.finished_at, DeploymentStep.detail)
+        .join(Deployment, Deployment.id == DeploymentStep.deployment_id)
+        .where(
+            Deployment.service == service,
+            Deployment.environment == environment,
+            Deployment.created_at < end,
+            Deployment.finished_at.is_(None) | (Deployment.finished_at >= start),
+            DeploymentStep.action == "bake",
+            DeploymentStep.state.in_(("done", "failed")),
+            DeploymentStep.finished_at >= start,
+            DeploymentStep.finished_at < end,
+        )
+    )
+    found = []
+    for finished_at, detail in session.execute(query):
+        requests, errors = _traffic(detail)
+        if requests:
+            found.append((finished_at, requests, errors))
+    return sorted(found)
