@@ -33,6 +33,7 @@ from flywheel.http.middleware import (
 )
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
+from flywheel.slo import gate as slo_gate
 from flywheel.slo.views import router as slo_router
 
 log = logging.getLogger("flywheel")
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.db = db
     app.state.settings = settings
+    slo_gate.install(settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)

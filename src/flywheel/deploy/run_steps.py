@@ -207,4 +207,5 @@ def act(
         "action": action,
         "batch": batch,
         "detail": detail,
+        "retry_s": GATE_RECHECK_S,
     }
