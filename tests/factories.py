@@ -14,7 +14,7 @@ from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team, User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import TeamCreate, UserCreate
-from flywheel.change.models import ChangeRequest
+from flywheel.change.models import ChangeCommit, ChangeRequest
 from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.models import ConfigurationItem
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
@@ -254,3 +254,33 @@ def _step(
         started_at=started_at,
         finished_at=finished_at,
     )
+
+
+def record_change(
+    session: Session,
+    *,
+    service: str,
+    created_at: datetime,
+    commits: list[datetime | None],
+    close_code: str | None = "successful",
+    change_type: str = "normal",
+    state: str = "closed",
+) -> ChangeRequest:
+    """A change as the lifecycle would have left it, with commits authored at given times."""
+    change = ChangeRequest(
+        type=change_type,
+        state=state,
+        service=service,
+        title=f"change {next(_serial)}",
+        requested_by="pipeline",
+        close_code=close_code,
+        created_at=created_at,
+        updated_at=created_at,
+        commits=[
+            ChangeCommit(position=i, sha=f"{next(_serial):040x}", authored_at=at)
+            for i, at in enumerate(commits)
+        ],
+    )
+    session.add(change)
+    session.flush()
+    return change

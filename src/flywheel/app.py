@@ -21,6 +21,7 @@ from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.views import router as cmdb_router
 from flywheel.config import Settings, get_settings
 from flywheel.db import Database
+from flywheel.delivery.views import router as delivery_router
 from flywheel.deploy import durable
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.views import router as deploy_router
@@ -48,6 +49,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     release_router,
     deploy_router,
     slo_router,
+    delivery_router,
 ]
 
 

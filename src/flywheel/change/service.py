@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Subquery, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
@@ -311,3 +311,23 @@ def finish_implementation(
     """Record a deployment's outcome on its change, if the change is being implemented."""
     if get_change(session, change_id=change_id).state == State.IMPLEMENT:
         complete(session, actor=actor, change_id=change_id, close_code=close_code, notes=notes)
+
+
+# Selectables other domains join for set-based reports (delivery metrics, issue 9): they
+# keep the change tables' layout here while letting a report run as one query.
+
+
+def close_codes_query() -> Subquery:
+    """(id, close_code, type, created_at) of every change."""
+    return select(
+        ChangeRequest.id, ChangeRequest.close_code, ChangeRequest.type, ChangeRequest.created_at
+    ).subquery("change_outcomes")
+
+
+def commit_times_query() -> Subquery:
+    """(change_id, authored_at) of every commit that says when it was authored."""
+    return (
+        select(ChangeCommit.change_id, ChangeCommit.authored_at)
+        .where(ChangeCommit.authored_at.is_not(None))
+        .subquery("change_commit_times")
+    )

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
@@ -22,6 +22,7 @@ from flywheel.deploy.pool import PoolSetup, resolve_pool, toolkit_for
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 from flywheel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from flywheel.release import service as release_service
+from flywheel.sql_time import epoch
 
 ACTIVE_STATES = ("pending", "running", "paused", "rolling_back")
 FINAL_STATES = ("succeeded", "rolled_back", "failed", "aborted")
@@ -444,3 +445,97 @@ def bake_traffic(
         if requests:
             found.append((finished_at, requests, errors))
     return sorted(found)
+
+
+def delivery_runs(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    services: list[str] | None = None,
+    environment: str = "production",
+) -> list[tuple[int, str, str, int | None, float, float, str | None]]:
+    """Finished runs to an environment in [start, end), rollback runs left out.
+
+    (id, service, state, change_id, started, finished, change close code), times in Unix
+    seconds, ordered by finish.
+    """
+    outcome = change_service.close_codes_query()
+    query = (
+        select(
+            Deployment.id,
+            Deployment.service,
+            Deployment.state,
+            Deployment.change_id,
+            epoch(func.coalesce(Deployment.started_at, Deployment.created_at)),
+            epoch(Deployment.finished_at),
+            outcome.c.close_code,
+        )
+        .outerjoin(outcome, outcome.c.id == Deployment.change_id)
+        .where(
+            Deployment.environment == environment,
+            Deployment.finished_at >= start,
+            Deployment.finished_at < end,
+            Deployment.rollback_of.is_(None),
+            Deployment.state.in_(FINAL_STATES),
+        )
+    )
+    if services is not None:
+        query = query.where(Deployment.service.in_(services))
+    rows = session.execute(query.order_by(Deployment.finished_at, Deployment.id))
+    return [tuple(r) for r in rows]
+
+
+def rollback_runs(
+    session: Session, *, created_from: datetime
+) -> list[tuple[int, str, float | None]]:
+    """Rollback runs created since a moment: (rolled-back deployment id, state, finished)."""
+    query = select(Deployment.rollback_of, Deployment.state, epoch(Deployment.finished_at)).where(
+        Deployment.rollback_of.is_not(None), Deployment.created_at >= created_from
+    )
+    return [(t, s, f) for t, s, f in session.execute(query) if t is not None]
+
+
+def delivery_lead_times(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    services: list[str] | None = None,
+    environment: str = "production",
+) -> list[tuple[str, float]]:
+    """(service, seconds from commit authored to deployed) for each commit first delivered.
+
+    A change counts at its first successful run to the environment; its runs before the
+    period keep it out. Non-positive differences (clock skew, amended dates) are left out.
+    """
+    commits = change_service.commit_times_query()
+    earlier = aliased(Deployment)
+    first = ~(
+        select(earlier.id)
+        .where(
+            earlier.change_id == Deployment.change_id,
+            earlier.environment == environment,
+            earlier.state == "succeeded",
+            earlier.rollback_of.is_(None),
+            (earlier.finished_at < Deployment.finished_at)
+            | ((earlier.finished_at == Deployment.finished_at) & (earlier.id < Deployment.id)),
+        )
+        .exists()
+    )
+    lead = epoch(Deployment.finished_at) - epoch(commits.c.authored_at)
+    query = (
+        select(Deployment.service, lead)
+        .join(commits, commits.c.change_id == Deployment.change_id)
+        .where(
+            Deployment.environment == environment,
+            Deployment.state == "succeeded",
+            Deployment.rollback_of.is_(None),
+            Deployment.finished_at >= start,
+            Deployment.finished_at < end,
+            first,
+        )
+    )
+    if services is not None:
+        query = query.where(Deployment.service.in_(services))
+    return [(s, float(v)) for s, v in session.execute(query) if v is not None and v > 0]

@@ -1,0 +1,112 @@
+"""Response models of the delivery domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from flywheel.delivery import bands, dora
+from flywheel.schemas import ResponseModel
+
+NO_DATA, OK = "no data", "ok"
+
+
+class DeploymentFrequencyOut(ResponseModel):
+    """Successful production deployments over the period."""
+
+    status: str
+    deployments: int
+    per_day: float | None
+    per_week: float | None
+    band: str | None
+
+
+class DurationOut(ResponseModel):
+    """Median and nearest-rank 90th percentile of durations, in seconds."""
+
+    status: str
+    count: int
+    median_s: float | None
+    p90_s: float | None
+    band: str | None
+
+
+class ChangeFailureOut(ResponseModel):
+    """Production deployments with a failure signal, of those finished."""
+
+    status: str
+    deployments: int
+    failed: int
+    rate: float | None
+    band: str | None
+
+
+class RecoveryOut(DurationOut):
+    """Failed deployment recovery time; unrecovered failures are counted apart."""
+
+    failures: int
+    unrecovered: int
+
+
+class KeysOut(ResponseModel):
+    """The four keys of a service, or of the whole scope."""
+
+    service: str | None = Field(description="null for the scope's total")
+    deployment_frequency: DeploymentFrequencyOut
+    lead_time: DurationOut
+    change_failure_rate: ChangeFailureOut
+    recovery_time: RecoveryOut
+
+
+class DeliveryMetricsOut(ResponseModel):
+    """The four keys per service and in total for a period."""
+
+    since: datetime
+    until: datetime
+    days: float
+    service: str | None
+    team: str | None
+    bands_source: str = bands.SOURCE
+    services: list[KeysOut]
+    total: KeysOut
+
+
+def keys_out(service: str | None, keys: dora.Keys) -> KeysOut:
+    """The API view of the four keys."""
+    per_day = keys.per_day
+    rate = keys.failure_rate
+    lead, recovery = keys.lead_time, keys.recovery
+    return KeysOut(
+        service=service,
+        deployment_frequency=DeploymentFrequencyOut(
+            status=OK if per_day is not None else NO_DATA,
+            deployments=keys.deployments,
+            per_day=per_day,
+            per_week=None if per_day is None else per_day * 7,
+            band=None if per_day is None else bands.deployment_frequency_band(per_day),
+        ),
+        lead_time=DurationOut(
+            status=OK if lead.median is not None else NO_DATA,
+            count=lead.count,
+            median_s=lead.median,
+            p90_s=lead.p90,
+            band=None if lead.median is None else bands.lead_time_band(lead.median),
+        ),
+        change_failure_rate=ChangeFailureOut(
+            status=OK if rate is not None else NO_DATA,
+            deployments=keys.finished,
+            failed=keys.failed,
+            rate=rate,
+            band=None if rate is None else bands.change_failure_band(rate),
+        ),
+        recovery_time=RecoveryOut(
+            status=OK if recovery.median is not None else NO_DATA,
+            count=recovery.count,
+            median_s=recovery.median,
+            p90_s=recovery.p90,
+            band=None if recovery.median is None else bands.recovery_band(recovery.median),
+            failures=keys.failed,
+            unrecovered=keys.unrecovered,
+        ),
+    )
