@@ -14,7 +14,7 @@ from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team, User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import TeamCreate, UserCreate
-from flywheel.change.models import ChangeCommit, ChangeRequest
+from flywheel.change.models import ChangeCommit, ChangeRequest, ChangeTransition
 from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.models import ConfigurationItem
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
@@ -265,6 +265,8 @@ def record_change(
     close_code: str | None = "successful",
     change_type: str = "normal",
     state: str = "closed",
+    approved_at: datetime | None = None,
+    updated_at: datetime | None = None,
 ) -> ChangeRequest:
     """A change as the lifecycle would have left it, with commits authored at given times."""
     change = ChangeRequest(
@@ -275,7 +277,7 @@ def record_change(
         requested_by="pipeline",
         close_code=close_code,
         created_at=created_at,
-        updated_at=created_at,
+        updated_at=updated_at or created_at,
         commits=[
             ChangeCommit(position=i, sha=f"{next(_serial):040x}", authored_at=at)
             for i, at in enumerate(commits)
@@ -283,4 +285,15 @@ def record_change(
     )
     session.add(change)
     session.flush()
+    if approved_at is not None:
+        session.add(
+            ChangeTransition(
+                change_id=change.id,
+                from_state="authorize",
+                to_state="scheduled",
+                at=approved_at,
+                actor="cab",
+            )
+        )
+        session.flush()
     return change

@@ -10,8 +10,13 @@ from fastapi import APIRouter, Depends, Query
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
 from flywheel.db import as_utc, utcnow
-from flywheel.delivery import service
-from flywheel.delivery.schemas import DeliveryMetricsOut, keys_out
+from flywheel.delivery import service, timing
+from flywheel.delivery.schemas import (
+    DeliveryMetricsOut,
+    TimeToDeliveryOut,
+    keys_out,
+    time_to_delivery_out,
+)
 from flywheel.http.deps import DbSession, require
 
 router = APIRouter(tags=["delivery"])
@@ -51,3 +56,19 @@ def delivery_metrics(
         services=[keys_out(k, v) for k, v in report.services.items()],
         total=keys_out(None, report.total),
     )
+
+
+@router.get("/delivery/time-to-delivery", response_model=TimeToDeliveryOut)
+def time_to_delivery(
+    session: DbSession,
+    _: Reader,
+    service_key: ServiceKey = None,
+    team: TeamKey = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> TimeToDeliveryOut:
+    """Commit → production, decomposed per service and week; opened vs delivered per week."""
+    period = period_of(since, until)
+    scope = service.scope_services(session, service=service_key, team=team)
+    report = timing.time_to_delivery(session, period=period, services=scope)
+    return time_to_delivery_out(report, service=service_key, team=team)

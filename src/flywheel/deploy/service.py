@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -510,19 +510,7 @@ def delivery_lead_times(
     period keep it out. Non-positive differences (clock skew, amended dates) are left out.
     """
     commits = change_service.commit_times_query()
-    earlier = aliased(Deployment)
-    first = ~(
-        select(earlier.id)
-        .where(
-            earlier.change_id == Deployment.change_id,
-            earlier.environment == environment,
-            earlier.state == "succeeded",
-            earlier.rollback_of.is_(None),
-            (earlier.finished_at < Deployment.finished_at)
-            | ((earlier.finished_at == Deployment.finished_at) & (earlier.id < Deployment.id)),
-        )
-        .exists()
-    )
+    first = _first_success(environment)
     lead = epoch(Deployment.finished_at) - epoch(commits.c.authored_at)
     query = (
         select(Deployment.service, lead)
@@ -539,3 +527,89 @@ def delivery_lead_times(
     if services is not None:
         query = query.where(Deployment.service.in_(services))
     return [(s, float(v)) for s, v in session.execute(query) if v is not None and v > 0]
+
+
+def _first_success(environment: str) -> ColumnElement[bool]:
+    """The run is its change's first successful run to the environment."""
+    earlier = aliased(Deployment)
+    return ~(
+        select(earlier.id)
+        .where(
+            earlier.change_id == Deployment.change_id,
+            earlier.environment == environment,
+            earlier.state == "succeeded",
+            earlier.rollback_of.is_(None),
+            (earlier.finished_at < Deployment.finished_at)
+            | ((earlier.finished_at == Deployment.finished_at) & (earlier.id < Deployment.id)),
+        )
+        .exists()
+    )
+
+
+def _last_step(action: str, *, done: bool) -> ScalarSelect[datetime | None]:
+    query = select(func.max(DeploymentStep.finished_at)).where(
+        DeploymentStep.deployment_id == Deployment.id,
+        DeploymentStep.action == action,
+        DeploymentStep.phase == "deploy",
+    )
+    if done:
+        query = query.where(DeploymentStep.state == "done")
+    return query.scalar_subquery()
+
+
+def delivery_milestones(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    services: list[str] | None = None,
+    environment: str = "production",
+) -> list[tuple[Any, ...]]:
+    """Each change's way to production, for changes first delivered in [start, end).
+
+    (change id, service, first commit authored, change opened, approved, run started, last
+    batch rolled out, last bake passed, run finished) in Unix seconds; None where unknown.
+    """
+    outcome = change_service.close_codes_query()
+    query = (
+        select(
+            Deployment.change_id,
+            Deployment.service,
+            epoch(change_service.first_commit_at(Deployment.change_id)),
+            epoch(outcome.c.created_at),
+            epoch(change_service.approved_at(Deployment.change_id)),
+            epoch(func.coalesce(Deployment.started_at, Deployment.created_at)),
+            epoch(_last_step("enable", done=False)),
+            epoch(_last_step("bake", done=True)),
+            epoch(Deployment.finished_at),
+        )
+        .join(outcome, outcome.c.id == Deployment.change_id)
+        .where(
+            Deployment.environment == environment,
+            Deployment.state == "succeeded",
+            Deployment.rollback_of.is_(None),
+            Deployment.finished_at >= start,
+            Deployment.finished_at < end,
+            _first_success(environment),
+        )
+    )
+    if services is not None:
+        query = query.where(Deployment.service.in_(services))
+    return [tuple(r) for r in session.execute(query)]
+
+
+def delivered_before(
+    session: Session, *, change_ids: list[int], moment: datetime, environment: str = "production"
+) -> set[int]:
+    """Which of these changes had a successful run to the environment before a moment."""
+    found: set[int] = set()
+    for i in range(0, len(change_ids), 500):
+        query = select(Deployment.change_id).where(
+            Deployment.change_id.in_(change_ids[i : i + 500]),
+            Deployment.environment == environment,
+            Deployment.state == "succeeded",
+            Deployment.rollback_of.is_(None),
+            Deployment.finished_at < moment,
+        )
+        found |= {c for c in session.scalars(query) if c is not None}
+    return found

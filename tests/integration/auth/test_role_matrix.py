@@ -105,6 +105,11 @@ class World:
         assert made.status_code == 201, made.text
         return app
 
+    def slo_id(self) -> int:
+        made = self.client.post("/api/v1/slos", json=_slo_body(), headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
     def new_relationship_id(self) -> int:
         app = self.new_app()
         made = self.client.post(
@@ -175,6 +180,15 @@ def _window_body(w: World) -> dict[str, object]:
 def _window_id(w: World) -> int:
     made = w.client.post("/api/v1/change-windows", json=_window_body(w), headers=w.admin.headers)
     return int(made.json()["id"])
+
+
+def _slo_body() -> dict[str, object]:
+    return {
+        "service": "svc",
+        "name": f"slo{next(_serial)}",
+        "objective": 99.9,
+        "source": "deployments",
+    }
 
 
 def _new_ci(w: World) -> Request:
@@ -388,6 +402,22 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("POST", "/risk/models/{version}/promote"): (
         GOVERNORS,
         lambda w: ("POST", f"/risk/models/{w.candidate_model()}/promote", None),
+    ),
+    ("POST", "/slos"): (OPS, lambda w: ("POST", "/slos", _slo_body())),
+    ("GET", "/slos"): (EVERYONE, lambda w: ("GET", "/slos", None)),
+    ("GET", "/slos/{slo_id}"): (EVERYONE, lambda w: ("GET", f"/slos/{w.slo_id()}", None)),
+    ("GET", "/slos/{slo_id}/status"): (
+        EVERYONE,
+        lambda w: ("GET", f"/slos/{w.slo_id()}/status", None),
+    ),
+    ("GET", "/services/{key}/slo-status"): (
+        EVERYONE,
+        lambda w: ("GET", "/services/svc/slo-status", None),
+    ),
+    ("GET", "/delivery/metrics"): (EVERYONE, lambda w: ("GET", "/delivery/metrics", None)),
+    ("GET", "/delivery/time-to-delivery"): (
+        EVERYONE,
+        lambda w: ("GET", "/delivery/time-to-delivery?service=svc", None),
     ),
     ("POST", "/cmdb/import"): (
         OPS,
