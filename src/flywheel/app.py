@@ -21,6 +21,7 @@ from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.views import router as cmdb_router
 from flywheel.config import Settings, get_settings
 from flywheel.db import Database
+from flywheel.delivery.metrics_views import router as metrics_router
 from flywheel.delivery.views import router as delivery_router
 from flywheel.deploy import durable
 from flywheel.deploy import service as deploy_service
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in DOMAIN_ROUTERS:
         api.include_router(router)
     app.include_router(api)
+    app.include_router(metrics_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     return app

@@ -13,11 +13,13 @@ from flywheel.cli import (
     change_commands,
     cmdb_commands,
     db_commands,
+    delivery_commands,
     deploy_commands,
     policy_commands,
     risk_commands,
     risk_model_commands,
     serve_commands,
+    slo_commands,
     token_commands,
     user_commands,
 )
@@ -41,6 +43,8 @@ app.add_typer(change_commands.app, name="change")
 app.add_typer(deploy_commands.app, name="deploy")
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
+app.add_typer(slo_commands.app, name="slo")
+app.add_typer(delivery_commands.app, name="delivery")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

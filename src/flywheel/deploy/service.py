@@ -613,3 +613,15 @@ def delivered_before(
         )
         found |= {c for c in session.scalars(query) if c is not None}
     return found
+
+
+def deployment_counts(
+    session: Session, *, environment: str = "production"
+) -> list[tuple[str, str, int]]:
+    """How many runs (rollback runs left out) each service had, by state, ever."""
+    query = (
+        select(Deployment.service, Deployment.state, func.count())
+        .where(Deployment.environment == environment, Deployment.rollback_of.is_(None))
+        .group_by(Deployment.service, Deployment.state)
+    )
+    return [(s, st, int(n)) for s, st, n in session.execute(query)]
