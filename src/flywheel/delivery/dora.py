@@ -138,12 +138,12 @@ class Keys:
 
 def keys(
     runs: Iterable[Run],
-    lead_times: Sequence[float] | np.ndarray,
+    lead_time: Spread,
     failed: Mapping[int, float | None],
     *,
     days: float,
 ) -> Keys:
-    """The four keys of some runs (and the lead times of their commits)."""
+    """The four keys of some runs, with the lead time of their commits."""
     chosen = list(runs)
     recoveries = [
         max(0.0, restored - run.started)
@@ -156,7 +156,7 @@ def keys(
         deployments=sum(1 for run in chosen if run.state == "succeeded"),
         finished=len(chosen),
         failed=failed_here,
-        lead_time=spread(lead_times),
+        lead_time=lead_time,
         recovery=spread(recoveries),
         unrecovered=failed_here - len(recoveries),
     )

@@ -6,12 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from flywheel.auth import service as auth_service
 from flywheel.cmdb import service as cmdb
-from flywheel.delivery import dora
+from flywheel.delivery import dora, percentiles
 from flywheel.delivery.sources import FAILURE_PROVIDERS
 from flywheel.deploy import service as deploy_service
 from flywheel.errors import InvalidInput
@@ -102,21 +101,18 @@ def metrics(session: Session, *, period: Period, services: list[str] | None) -> 
     failed = dora.failures(
         runs, rollbacks=_rollbacks(session, period), linked=_linked_failures(session, period)
     )
-    leads: dict[str, list[float]] = defaultdict(list)
-    for service, seconds in deploy_service.delivery_lead_times(
-        session, start=period.since, end=period.until, services=services
-    ):
-        leads[service].append(seconds)
+    leads = percentiles.spreads(
+        session,
+        deploy_service.lead_time_query(start=period.since, end=period.until, services=services),
+    )
     by_service: dict[str, list[dora.Run]] = defaultdict(list)
     for run in runs:
         by_service[run.service].append(run)
-    keys = sorted(set(services or []) | set(by_service) | set(leads))
+    keys = sorted(set(services or []) | set(by_service) | {k for k in leads if k is not None})
+    no_leads = dora.Spread(0, None, None)
     per_service = {
-        key: dora.keys(by_service.get(key, []), leads.get(key, []), failed, days=period.days)
+        key: dora.keys(by_service.get(key, []), leads.get(key, no_leads), failed, days=period.days)
         for key in keys
     }
-    everything: list[float] | np.ndarray = (
-        np.concatenate([np.asarray(v) for v in leads.values()]) if leads else []
-    )
-    total = dora.keys(runs, everything, failed, days=period.days)
+    total = dora.keys(runs, leads.get(percentiles.TOTAL, no_leads), failed, days=period.days)
     return DeliveryReport(period, per_service, total)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from flywheel.change import service as change_service
@@ -27,30 +27,31 @@ class TimeToDelivery:
     flow: list[ttd.WeekFlow]
 
 
-def journeys(session: Session, *, period: Period, services: list[str] | None) -> list[ttd.Journey]:
+def journeys(session: Session, *, period: Period, services: list[str] | None) -> ttd.Journeys:
     """Every change first delivered to production in the period, with its milestones."""
     rows = deploy_service.delivery_milestones(
         session, start=period.since, end=period.until, services=services
     )
-    return [ttd.Journey(*row) for row in rows if row[0] is not None and row[3] is not None]
+    return ttd.Journeys.of([r for r in rows if r[0] is not None and r[3] is not None])
 
 
 def _in_flight(
-    session: Session, period: Period, services: list[str] | None, delivered: dict[int, float]
-) -> list[ttd.InFlight]:
+    session: Session, period: Period, services: list[str] | None, found: ttd.Journeys
+) -> ttd.InFlight:
     rows = change_service.pipeline_changes(
         session, since=period.since, until=period.until, services=services
     )
+    delivered = dict(zip(found.change_id.tolist(), found.finished.tolist(), strict=True))
     since = period.since.timestamp()
     older = [r[0] for r in rows if r[2] < since and r[0] not in delivered]
     gone_before = deploy_service.delivered_before(session, change_ids=older, moment=period.since)
-    found = []
-    for change_id, _service, opened, state, updated in rows:
-        if change_id in gone_before:
-            continue
-        ended = updated if state in _FINAL else None
-        found.append(ttd.InFlight(opened, delivered.get(change_id), ended))
-    return found
+    kept = [r for r in rows if r[0] not in gone_before]
+    nan = float("nan")
+    return ttd.InFlight(
+        opened=np.array([r[2] for r in kept], dtype=np.float64),
+        delivered=np.array([delivered.get(r[0], nan) for r in kept], dtype=np.float64),
+        ended=np.array([r[4] if r[3] in _FINAL else nan for r in kept], dtype=np.float64),
+    )
 
 
 def time_to_delivery(
@@ -58,17 +59,16 @@ def time_to_delivery(
 ) -> TimeToDelivery:
     """Phase breakdowns of the changes delivered in the period, and the weekly flow."""
     found = journeys(session, period=period, services=services)
-    by_service: dict[str, list[ttd.Journey]] = defaultdict(list)
-    for journey in found:
-        by_service[journey.service].append(journey)
-    keys = sorted(set(services or []) | set(by_service))
+    by_service = ttd.groups(found.service)
     since, until = period.since.timestamp(), period.until.timestamp()
-    weekly = ttd.by_week(found, since, until)
-    delivered = {j.change_id: j.finished for j in found}
+    empty = found.take(np.zeros(0, dtype=np.int64))
+    keys = sorted(set(services or []) | set(by_service))
     return TimeToDelivery(
         period=period,
-        services={k: ttd.breakdown(by_service.get(k, [])) for k in keys},
+        services={
+            k: ttd.breakdown(found.take(by_service[k]) if k in by_service else empty) for k in keys
+        },
         total=ttd.breakdown(found),
-        weekly=[(week, ttd.breakdown(items)) for week, items in sorted(weekly.items())],
-        flow=ttd.flow(_in_flight(session, period, services, delivered), since, until),
+        weekly=[(week, ttd.breakdown(j)) for week, j in ttd.by_week(found, since, until)],
+        flow=ttd.flow(_in_flight(session, period, services, found), since, until),
     )

@@ -5,53 +5,76 @@ deployment started → last batch rolled out → last bake passed (verified heal
 are the gaps between them: development, approval, queue, rollout, verification. Each
 milestone is taken no earlier than the one before it (a commit amended after the change was
 opened gives zero development time, not a negative one); a missing milestone takes its
-predecessor's time, and development is unknown without a commit time.
+predecessor's time (a run without step records is all rollout, ending when it finished),
+and development is unknown without a commit time. Arrays throughout: a report covers
+hundreds of thousands of changes.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
 PHASES = ("development", "approval", "queue", "rollout", "verification")
 WEEK = 7 * 86_400.0
+MONDAY = 4 * 86_400.0  # 1970-01-05, the first Monday of the Unix epoch
+
+Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
-@dataclass(frozen=True, slots=True)
-class Journey:
-    """One change's milestones in Unix seconds (None: not recorded)."""
+def _floats(values: Sequence[float | None]) -> Floats:
+    return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
 
-    change_id: int
-    service: str
-    committed: float | None
-    opened: float
-    approved: float | None
-    started: float
-    rolled_out: float | None
-    verified: float | None
-    finished: float
 
-    def phases(self) -> dict[str, float | None]:
-        """Seconds spent in each phase (development None without a commit time)."""
-        verified = self.verified if self.verified is not None else self.finished
-        rolled_out = self.rolled_out if self.rolled_out is not None else verified
-        points = [self.opened, self.approved, self.started, rolled_out, verified]
-        clamped: list[float] = []
-        for point in points:
-            previous = clamped[-1] if clamped else -math.inf
-            clamped.append(max(previous, point if point is not None else previous))
-        spans: dict[str, float | None] = {
-            "development": None
-            if self.committed is None
-            else max(0.0, self.opened - self.committed),
+@dataclass(frozen=True)
+class Journeys:
+    """Changes' milestones in Unix seconds, one array each (NaN: not recorded)."""
+
+    change_id: np.ndarray[Any, np.dtype[np.int64]]
+    service: np.ndarray[Any, np.dtype[np.str_]]
+    committed: Floats
+    opened: Floats
+    approved: Floats
+    started: Floats
+    rolled_out: Floats
+    verified: Floats
+    finished: Floats
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[Any]]) -> Journeys:
+        """From (change id, service, committed, opened, approved, started, rolled out,
+        verified, finished) rows."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        return cls(
+            np.array(columns[0], dtype=np.int64),
+            np.array(columns[1], dtype=np.str_),
+            *(_floats(c) for c in columns[2:]),
+        )
+
+    def __len__(self) -> int:
+        return int(self.change_id.size)
+
+    def take(self, index: np.ndarray[Any, Any]) -> Journeys:
+        """The journeys at these positions (or where a mask is true)."""
+        return Journeys(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+    def phases(self) -> dict[str, Floats]:
+        """Seconds spent in each phase per change (development NaN without a commit time)."""
+        verified = np.where(np.isnan(self.verified), self.finished, self.verified)
+        rolled_out = np.where(np.isnan(self.rolled_out), verified, self.rolled_out)
+        points = [self.opened]
+        for point in (self.approved, self.started, rolled_out, verified):
+            points.append(np.fmax(points[-1], point))  # fmax: a missing point takes the last
+        spans = {
+            "development": np.where(
+                np.isnan(self.committed), np.nan, np.maximum(0.0, self.opened - self.committed)
+            )
         }
-        for name, (a, b) in zip(PHASES[1:], itertools.pairwise(clamped), strict=True):
+        for name, a, b in zip(PHASES[1:], points, points[1:], strict=False):
             spans[name] = b - a
         return spans
 
@@ -76,63 +99,73 @@ class Breakdown:
     total: PhaseStats
 
 
-def _stats(values: Sequence[float], grand_total: float) -> PhaseStats:
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
+def _stats(values: Floats, grand_total: float) -> PhaseStats:
+    data = values[~np.isnan(values)]
+    n = int(data.size)
+    if n == 0:
         return PhaseStats(0, None, None, None, None)
-    rank = math.ceil(0.9 * data.size) - 1
-    share = float(data.sum()) / grand_total if grand_total > 0 else None
+    rank = math.ceil(0.9 * n) - 1
+    lower, upper = (n - 1) // 2, n // 2
+    ordered = np.partition(data, sorted({lower, upper, rank}))
+    total = float(data.sum())
     return PhaseStats(
-        int(data.size),
-        float(np.median(data)),
-        float(np.sort(data)[rank]),
-        float(data.mean()),
-        share,
+        n,
+        (float(ordered[lower]) + float(ordered[upper])) / 2,
+        float(ordered[rank]),
+        total / n,
+        total / grand_total if grand_total > 0 else None,
     )
 
 
-def breakdown(journeys: Sequence[Journey]) -> Breakdown:
+def breakdown(journeys: Journeys) -> Breakdown:
     """Phase statistics of the journeys; a phase's share is its part of all the time spent."""
-    spans = [j.phases() for j in journeys]
-    totals = [sum(v for v in s.values() if v is not None) for s in spans]
-    grand_total = float(sum(totals))
-    phases = {
-        name: _stats([v for s in spans if (v := s[name]) is not None], grand_total)
-        for name in PHASES
-    }
+    spans = journeys.phases()
+    totals = np.nansum(np.vstack(list(spans.values())), axis=0) if len(journeys) else _floats([])
+    grand_total = float(totals.sum())
+    phases = {name: _stats(spans[name], grand_total) for name in PHASES}
     return Breakdown(len(journeys), phases, _stats(totals, grand_total))
 
 
+def groups(keys: np.ndarray[Any, Any]) -> dict[Any, np.ndarray[Any, Any]]:
+    """Positions of each distinct key."""
+    if keys.size == 0:
+        return {}
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=distinct.size))[:-1]
+    return {k.item(): idx for k, idx in zip(distinct, np.split(order, bounds), strict=True)}
+
+
+def week_index(moments: Floats) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Monday 00:00 UTC of the week each moment falls in (Unix seconds)."""
+    return np.floor((moments - MONDAY) / WEEK) * WEEK + MONDAY
+
+
 def week_start(moment: float) -> float:
-    """Monday 00:00 UTC of the week a moment falls in, as Unix seconds."""
-    day = datetime.fromtimestamp(moment, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (day - timedelta(days=day.weekday())).timestamp()
+    """Monday 00:00 UTC of the week a moment falls in."""
+    return float(week_index(np.array([moment]))[0])
 
 
 def weeks(since: float, until: float) -> list[float]:
     """Starts of the weeks that overlap [since, until)."""
-    starts, at = [], week_start(since)
-    while at < until:
-        starts.append(at)
-        at += WEEK
-    return starts
+    first = week_start(since)
+    return [first + k * WEEK for k in range(max(0, math.ceil((until - first) / WEEK)))]
 
 
-def by_week(journeys: Iterable[Journey], since: float, until: float) -> dict[float, list[Journey]]:
-    """Journeys grouped by the week they were delivered in."""
-    grouped: dict[float, list[Journey]] = {w: [] for w in weeks(since, until)}
-    for journey in journeys:
-        grouped.setdefault(week_start(journey.finished), []).append(journey)
-    return grouped
+def by_week(journeys: Journeys, since: float, until: float) -> list[tuple[float, Journeys]]:
+    """Journeys by the week they were delivered in, every week of the period listed."""
+    found = groups(week_index(journeys.finished))
+    empty = journeys.take(np.zeros(0, dtype=np.int64))
+    return [(w, journeys.take(found[w]) if w in found else empty) for w in weeks(since, until)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InFlight:
-    """A change in the pipeline: opened, and when it left (delivered or ended otherwise)."""
+    """Changes in the pipeline: opened, and when each left (delivered, or ended otherwise)."""
 
-    opened: float
-    delivered: float | None
-    ended: float | None
+    opened: Floats
+    delivered: Floats
+    ended: Floats
 
 
 @dataclass(frozen=True)
@@ -146,30 +179,31 @@ class WeekFlow:
     queue_at_end: int
 
 
-def flow(changes: Iterable[InFlight], since: float, until: float) -> list[WeekFlow]:
+def _per_week(moments: Floats, starts: list[float]) -> list[int]:
+    found = week_index(moments[~np.isnan(moments)])
+    values, counts = np.unique(found, return_counts=True)
+    table = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    return [int(table.get(w, 0)) for w in starts]
+
+
+def flow(changes: InFlight, since: float, until: float) -> list[WeekFlow]:
     """Opened, delivered and ended-without-delivery per week, and the queue at each week's end."""
     starts = weeks(since, until)
-    opened: dict[float, int] = defaultdict(int)
-    delivered: dict[float, int] = defaultdict(int)
-    dropped: dict[float, int] = defaultdict(int)
-    entered, left = [], []
-    for change in changes:
-        if change.opened >= since:
-            opened[week_start(change.opened)] += 1
-        if change.delivered is not None and since <= change.delivered < until:
-            delivered[week_start(change.delivered)] += 1
-        elif (
-            change.delivered is None and change.ended is not None and since <= change.ended < until
-        ):
-            dropped[week_start(change.ended)] += 1
-        entered.append(change.opened)
-        gone = change.delivered if change.delivered is not None else change.ended
-        left.append(math.inf if gone is None else gone)
-    entered_sorted, left_sorted = np.sort(entered), np.sort(left)
+
+    def inside(moments: Floats) -> Floats:
+        return np.where((moments >= since) & (moments < until), moments, np.nan)
+
+    undelivered_end = np.where(np.isnan(changes.delivered), changes.ended, np.nan)
+    opened = _per_week(inside(changes.opened), starts)
+    delivered = _per_week(inside(changes.delivered), starts)
+    dropped = _per_week(inside(undelivered_end), starts)
+    gone = np.where(np.isnan(changes.delivered), changes.ended, changes.delivered)
+    entered_sorted = np.sort(changes.opened)
+    left_sorted = np.sort(np.where(np.isnan(gone), np.inf, gone))
     rows = []
-    for start in starts:
+    for i, start in enumerate(starts):
         end = min(start + WEEK, until)
         # In the queue at `end`: opened before it and not gone before it.
-        inside = np.searchsorted(entered_sorted, end) - np.searchsorted(left_sorted, end)
-        rows.append(WeekFlow(start, opened[start], delivered[start], dropped[start], int(inside)))
+        waiting = np.searchsorted(entered_sorted, end) - np.searchsorted(left_sorted, end)
+        rows.append(WeekFlow(start, opened[i], delivered[i], dropped[i], int(waiting)))
     return rows

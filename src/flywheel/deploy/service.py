@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -496,37 +496,40 @@ def rollback_runs(
     return [(t, s, f) for t, s, f in session.execute(query) if t is not None]
 
 
-def delivery_lead_times(
-    session: Session,
+def lead_time_query(
     *,
     start: datetime,
     end: datetime,
     services: list[str] | None = None,
     environment: str = "production",
-) -> list[tuple[str, float]]:
-    """(service, seconds from commit authored to deployed) for each commit first delivered.
+) -> Select[tuple[str, float]]:
+    """(service, lead) per commit first delivered in [start, end): seconds from authored to
+    deployed, positive ones only.
 
     A change counts at its first successful run to the environment; its runs before the
-    period keep it out. Non-positive differences (clock skew, amended dates) are left out.
+    period keep it out. A query, not rows: a report aggregates it where it runs best.
     """
-    commits = change_service.commit_times_query()
-    first = _first_success(environment)
-    lead = epoch(Deployment.finished_at) - epoch(commits.c.authored_at)
-    query = (
-        select(Deployment.service, lead)
-        .join(commits, commits.c.change_id == Deployment.change_id)
-        .where(
-            Deployment.environment == environment,
-            Deployment.state == "succeeded",
-            Deployment.rollback_of.is_(None),
-            Deployment.finished_at >= start,
-            Deployment.finished_at < end,
-            first,
-        )
+    firsts = select(
+        Deployment.service, Deployment.change_id, epoch(Deployment.finished_at).label("finished")
+    ).where(
+        Deployment.environment == environment,
+        Deployment.state == "succeeded",
+        Deployment.rollback_of.is_(None),
+        Deployment.finished_at >= start,
+        Deployment.finished_at < end,
+        _first_success(environment),
     )
     if services is not None:
-        query = query.where(Deployment.service.in_(services))
-    return [(s, float(v)) for s, v in session.execute(query) if v is not None and v > 0]
+        firsts = firsts.where(Deployment.service.in_(services))
+    delivered = firsts.cte("first_deliveries")
+    commits = change_service.commit_times_query()
+    lead = (delivered.c.finished - epoch(commits.c.authored_at)).label("lead")
+    inner = (
+        select(delivered.c.service.label("service"), lead)
+        .join(commits, commits.c.change_id == delivered.c.change_id)
+        .subquery("lead_times")
+    )
+    return select(inner.c.service, inner.c.lead).where(inner.c.lead > 0)
 
 
 def _first_success(environment: str) -> ColumnElement[bool]:
