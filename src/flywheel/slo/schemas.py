@@ -238,3 +238,35 @@ class ServiceSloStatusOut(ResponseModel):
     status: str
     budget_spent: bool
     slos: list[SloStatusOut]
+
+
+class BurnAlertOut(ResponseModel):
+    """A firing burn-rate alert handed to the incident domain."""
+
+    fingerprint: str
+    service: str
+    slo_id: int
+    slo_name: str
+    objective_kind: str
+    severity: str
+    burn_rate: float
+    long_window: str
+    short_window: str
+    long_burn: float
+    short_burn: float
+    summary: str
+    labels: dict[str, str]
+
+
+class AlertRun(RequestModel):
+    """Evaluate the burn-rate alerts of every SLO, or of one service's."""
+
+    service: CIKey | None = None
+
+
+class AlertRunOut(ResponseModel):
+    """What an evaluation raised, and how many sinks received it."""
+
+    evaluated_at: datetime
+    sinks: list[str]
+    alerts: list[BurnAlertOut]

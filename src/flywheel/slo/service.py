@@ -22,6 +22,7 @@ from flywheel.slo.models import ServiceLevelObjective
 from flywheel.slo.readers import reader_for
 from flywheel.slo.schemas import SloCreate
 from flywheel.slo.sli import Method, ObjectiveKind, ReadContext, SliSpec, SourceKind
+from flywheel.slo.sources import REGISTRY, BurnAlert
 from flywheel.slo.status import Health, ObjectiveState, judge, windows_to_read, worst
 from flywheel.slo.windows import (
     CompliancePeriod,
@@ -202,3 +203,62 @@ def service_states(
         evaluate(session, slo=slo, settings=settings, now=now, alerts=alerts)
         for slo in list_slos(session, service=service, limit=1000)
     ]
+
+
+def firing_alerts(state: SloState) -> list[BurnAlert]:
+    """The burn-rate alerts an SLO's state fires, as the incident domain receives them."""
+    slo = state.slo
+    found = []
+    for objective in state.objectives:
+        for alert in objective.alerts:
+            if not alert.firing or alert.long_burn is None or alert.short_burn is None:
+                continue
+            rule = alert.rule
+            long_w, short_w = format_window(rule.long_window), format_window(rule.short_window)
+            fingerprint = f"slo:{slo.id}:{objective.kind.value}:{rule.severity.value}:{long_w}"
+            found.append(
+                BurnAlert(
+                    fingerprint=fingerprint,
+                    service=slo.service,
+                    slo_id=slo.id,
+                    slo_name=slo.name,
+                    objective_kind=objective.kind.value,
+                    severity=rule.severity.value,
+                    burn_rate=rule.burn_rate,
+                    long_window=long_w,
+                    short_window=short_w,
+                    long_burn=alert.long_burn,
+                    short_burn=alert.short_burn,
+                    summary=(
+                        f"{slo.service} {slo.name} ({objective.kind.value}) burns its error "
+                        f"budget {alert.long_burn:.1f}x over {long_w} and "
+                        f"{alert.short_burn:.1f}x over {short_w} (alert at {rule.burn_rate:g}x)"
+                    ),
+                    labels={
+                        "alertname": "ErrorBudgetBurn",
+                        "service": slo.service,
+                        "slo": slo.name,
+                        "severity": rule.severity.value,
+                    },
+                )
+            )
+    return found
+
+
+def raise_alerts(
+    session: Session, *, settings: Settings, service: str | None = None
+) -> list[BurnAlert]:
+    """Evaluate every SLO (of a service) now and hand each firing alert to every sink.
+
+    Sinks (the incident domain's intake) deduplicate by fingerprint, as they do for
+    Alertmanager alerts; an alert that stops firing is simply not sent again.
+    """
+    now = utcnow()
+    raised = []
+    for slo in list_slos(session, service=service, limit=10_000):
+        state = evaluate(session, slo=slo, settings=settings, now=now)
+        for alert in firing_alerts(state):
+            for sink in REGISTRY.alert_sinks.values():
+                sink(session, alert)
+            raised.append(alert)
+    return raised

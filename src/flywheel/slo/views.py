@@ -9,12 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
 from flywheel.config import Settings
+from flywheel.db import utcnow
 from flywheel.http.deps import DbSession, cursor_to_id, require
 from flywheel.schemas import Page
 from flywheel.slo import service
 from flywheel.slo.schemas import (
     AlertOut,
+    AlertRun,
+    AlertRunOut,
     BudgetOut,
+    BurnAlertOut,
     BurnOut,
     ObjectiveStatusOut,
     PeriodOut,
@@ -24,6 +28,7 @@ from flywheel.slo.schemas import (
     SloStatusOut,
 )
 from flywheel.slo.service import SloState
+from flywheel.slo.sources import REGISTRY
 from flywheel.slo.status import Health, ObjectiveState, worst
 from flywheel.slo.windows import format_window
 
@@ -156,4 +161,21 @@ def service_slo_status(
         status=overall.value,
         budget_spent=overall is Health.BUDGET_SPENT,
         slos=[state_out(s) for s in states],
+    )
+
+
+@router.post("/slos/alerts/evaluate", response_model=AlertRunOut)
+def evaluate_alerts(
+    data: AlertRun, request: Request, session: DbSession, _: Manager
+) -> AlertRunOut:
+    """Evaluate burn-rate alerts now and raise the firing ones into the incident domain."""
+    if data.service:
+        service.service_states(session, service=data.service, settings=_settings(request))
+    at = utcnow()
+    raised = service.raise_alerts(session, settings=_settings(request), service=data.service)
+    session.commit()
+    return AlertRunOut(
+        evaluated_at=at,
+        sinks=sorted(REGISTRY.alert_sinks),
+        alerts=[BurnAlertOut.model_validate(a, from_attributes=True) for a in raised],
     )

@@ -405,6 +405,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ),
     ("POST", "/slos"): (OPS, lambda w: ("POST", "/slos", _slo_body())),
     ("GET", "/slos"): (EVERYONE, lambda w: ("GET", "/slos", None)),
+    ("POST", "/slos/alerts/evaluate"): (
+        OPS,
+        lambda w: ("POST", "/slos/alerts/evaluate", {"service": "svc"}),
+    ),
     ("GET", "/slos/{slo_id}"): (EVERYONE, lambda w: ("GET", f"/slos/{w.slo_id()}", None)),
     ("GET", "/slos/{slo_id}/status"): (
         EVERYONE,
