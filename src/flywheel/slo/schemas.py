@@ -270,3 +270,35 @@ class AlertRunOut(ResponseModel):
     evaluated_at: datetime
     sinks: list[str]
     alerts: list[BurnAlertOut]
+
+
+class TenantCostOut(ResponseModel):
+    """Minutes an incident (or unnamed downtime) cost a tenant in a month."""
+
+    cause: str
+    service: str
+    minutes: float
+
+
+class TenantMonthOut(ResponseModel):
+    """One calendar month as a tenant experienced it."""
+
+    month: str
+    start: datetime
+    end: datetime
+    status: str = Field(description="met, missed (below the objective), or no data")
+    availability: float | None
+    downtime_minutes: float | None
+    minutes: float
+    incidents: list[TenantCostOut]
+
+
+class TenantAvailabilityOut(ResponseModel):
+    """A tenant's availability per month, with the incidents that cost it."""
+
+    tenant: str
+    name: str
+    services: list[str]
+    objective: float | None
+    months: list[TenantMonthOut]
+    note: str | None

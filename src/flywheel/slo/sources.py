@@ -19,10 +19,15 @@ from flywheel.slo.slices import Interval
 
 @dataclass(frozen=True)
 class Downtime:
-    """Where a service was down (bad) and the time the provider can vouch for (covered)."""
+    """Where a service was down (bad) and the time the provider can vouch for (covered).
+
+    `causes`, when given, names what caused each bad interval (e.g. "INC0000042 P1"), in
+    the same order: the tenant view lists the incidents that cost a tenant its availability.
+    """
 
     bad: Sequence[Interval]
     covered: Sequence[Interval]
+    causes: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

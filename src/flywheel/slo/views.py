@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
@@ -12,7 +14,7 @@ from flywheel.config import Settings
 from flywheel.db import utcnow
 from flywheel.http.deps import DbSession, cursor_to_id, require
 from flywheel.schemas import Page
-from flywheel.slo import service
+from flywheel.slo import service, tenant_report, tenants
 from flywheel.slo.schemas import (
     AlertOut,
     AlertRun,
@@ -26,6 +28,7 @@ from flywheel.slo.schemas import (
     SloCreate,
     SloOut,
     SloStatusOut,
+    TenantAvailabilityOut,
 )
 from flywheel.slo.service import SloState
 from flywheel.slo.sources import REGISTRY
@@ -179,3 +182,38 @@ def evaluate_alerts(
         sinks=sorted(REGISTRY.alert_sinks),
         alerts=[BurnAlertOut.model_validate(a, from_attributes=True) for a in raised],
     )
+
+
+class TenantFormat(StrEnum):
+    """How the tenant report is served."""
+
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+
+
+@router.get(
+    "/tenants/{key}/availability",
+    response_model=TenantAvailabilityOut,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+def tenant_availability(
+    key: str,
+    session: DbSession,
+    _: Reader,
+    months: Annotated[int, Query(ge=1, le=24)] = 6,
+    fmt: Annotated[TenantFormat, Query(alias="format")] = TenantFormat.JSON,
+) -> Response:
+    """A tenant's availability per month with the incidents that cost it (json, csv, html)."""
+    report = tenant_report.report_out(
+        tenants.tenant_availability(session, tenant=key, months=months)
+    )
+    if fmt is TenantFormat.CSV:
+        return PlainTextResponse(
+            tenant_report.as_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{key}-availability.csv"'},
+        )
+    if fmt is TenantFormat.HTML:
+        return HTMLResponse(tenant_report.as_html(report))
+    return JSONResponse(report.model_dump(mode="json"))

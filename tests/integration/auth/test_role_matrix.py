@@ -105,6 +105,13 @@ class World:
         assert made.status_code == 201, made.text
         return app
 
+    def tenant(self) -> str:
+        key = f"tenant{next(_serial)}"
+        body = {"key": key, "name": key, "type": "tenant"}
+        made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return key
+
     def slo_id(self) -> int:
         made = self.client.post("/api/v1/slos", json=_slo_body(), headers=self.admin.headers)
         assert made.status_code == 201, made.text
@@ -417,6 +424,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("GET", "/services/{key}/slo-status"): (
         EVERYONE,
         lambda w: ("GET", "/services/svc/slo-status", None),
+    ),
+    ("GET", "/tenants/{key}/availability"): (
+        EVERYONE,
+        lambda w: ("GET", f"/tenants/{w.tenant()}/availability?format=csv", None),
     ),
     ("GET", "/delivery/metrics"): (EVERYONE, lambda w: ("GET", "/delivery/metrics", None)),
     ("GET", "/delivery/time-to-delivery"): (
