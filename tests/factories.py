@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from pathlib import Path
 
@@ -15,13 +15,14 @@ from flywheel.auth.actor import system_actor
 from flywheel.auth.models import Team, User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import TeamCreate, UserCreate
-from flywheel.change.models import ChangeRequest
+from flywheel.change.models import ChangeCommit, ChangeRequest, ChangeTransition
 from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.models import ConfigurationItem
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.db import Database, utcnow
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.drivers.base import Instance
+from flywheel.deploy.models import Deployment, DeploymentStep
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 
 _serial = count(1)
@@ -298,3 +299,128 @@ def write_sn_export(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@dataclass(frozen=True)
+class Bake:
+    """One bake of a recorded run: when it ended and the traffic the load balancer counted."""
+
+    finished_at: datetime
+    requests: int
+    errors: int = 0
+    old_requests: int = 0
+    old_errors: int = 0
+    state: str = "done"
+
+
+def record_deployment(
+    session: Session,
+    *,
+    service: str,
+    state: str = "succeeded",
+    environment: str = "production",
+    started_at: datetime,
+    finished_at: datetime | None,
+    change_id: int | None = None,
+    rollback_of: int | None = None,
+    bakes: list[Bake] | None = None,
+    rolled_out_at: datetime | None = None,
+) -> Deployment:
+    """A deployment run as the engine would have recorded it (no processes), with its bakes."""
+    deployment = Deployment(
+        service=service,
+        pool=f"{service}-pool",
+        environment=environment,
+        version_label=f"v{next(_serial)}",
+        change_id=change_id,
+        rollback_of=rollback_of,
+        workflow_id=f"wf-{next(_serial)}",
+        state=state,
+        requested_by="tests",
+        created_at=started_at,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    session.add(deployment)
+    session.flush()
+    seq = count(1)
+    if rolled_out_at is not None:
+        session.add(_step(deployment.id, next(seq), "enable", started_at, rolled_out_at, {}))
+    for bake in bakes or []:
+        evidence = {
+            "new": {"requests": bake.requests, "errors": bake.errors},
+            "old": {"requests": bake.old_requests, "errors": bake.old_errors},
+        }
+        detail = {"verdict": "recorded", "evidence": evidence}
+        start = bake.finished_at - timedelta(seconds=10)
+        session.add(
+            _step(deployment.id, next(seq), "bake", start, bake.finished_at, detail, bake.state)
+        )
+    session.flush()
+    return deployment
+
+
+def _step(
+    deployment_id: int,
+    seq: int,
+    action: str,
+    started_at: datetime,
+    finished_at: datetime,
+    detail: dict[str, object],
+    state: str = "done",
+) -> DeploymentStep:
+    return DeploymentStep(
+        deployment_id=deployment_id,
+        seq=seq,
+        phase="deploy",
+        batch=0,
+        action=action,
+        instances=["i1"],
+        state=state,
+        detail=detail,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+def record_change(
+    session: Session,
+    *,
+    service: str,
+    created_at: datetime,
+    commits: list[datetime | None],
+    close_code: str | None = "successful",
+    change_type: str = "normal",
+    state: str = "closed",
+    approved_at: datetime | None = None,
+    updated_at: datetime | None = None,
+) -> ChangeRequest:
+    """A change as the lifecycle would have left it, with commits authored at given times."""
+    change = ChangeRequest(
+        type=change_type,
+        state=state,
+        service=service,
+        title=f"change {next(_serial)}",
+        requested_by="pipeline",
+        close_code=close_code,
+        created_at=created_at,
+        updated_at=updated_at or created_at,
+        commits=[
+            ChangeCommit(position=i, sha=f"{next(_serial):040x}", authored_at=at)
+            for i, at in enumerate(commits)
+        ],
+    )
+    session.add(change)
+    session.flush()
+    if approved_at is not None:
+        session.add(
+            ChangeTransition(
+                change_id=change.id,
+                from_state="authorize",
+                to_state="scheduled",
+                at=approved_at,
+                actor="cab",
+            )
+        )
+        session.flush()
+    return change

@@ -21,6 +21,8 @@ from flywheel.cmdb import service as cmdb_service
 from flywheel.cmdb.views import router as cmdb_router
 from flywheel.config import Settings, get_settings
 from flywheel.db import Database
+from flywheel.delivery.metrics_views import router as metrics_router
+from flywheel.delivery.views import router as delivery_router
 from flywheel.deploy import durable
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.views import router as deploy_router
@@ -39,6 +41,8 @@ from flywheel.incident.views import router as incident_router
 from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
+from flywheel.slo import gate as slo_gate
+from flywheel.slo.views import router as slo_router
 
 log = logging.getLogger("flywheel")
 
@@ -55,6 +59,8 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     incident_router,
     cause_router,
     oncall_router,
+    slo_router,
+    delivery_router,
 ]
 
 
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     release_service.EXTRA_GATES["incidents"] = incident_gates.open_p1_gate
     app.state.settings = settings
+    slo_gate.install(settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in DOMAIN_ROUTERS:
         api.include_router(router)
     app.include_router(api)
+    app.include_router(metrics_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     return app

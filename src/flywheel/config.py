@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     incident_ci_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long alert intake remembers a CI look-up."
     )
+    prometheus_url: str = Field(
+        default="", description="Prometheus to query for SLIs of source 'prometheus'."
+    )
+    prometheus_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (a private network)."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -13,6 +13,7 @@ from flywheel.incident import models as incident_models
 from flywheel.incident import oncall_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
+from flywheel.slo import models as slo_models
 
 metadata = Base.metadata
 
@@ -28,4 +29,5 @@ __all__ = [
     "oncall_models",
     "release_models",
     "risk_models",
+    "slo_models",
 ]

@@ -45,6 +45,9 @@ class Permission(StrEnum):
     INTEGRATION_READ = "integration:read"
     INTEGRATION_MANAGE = "integration:manage"
     ONCALL_MANAGE = "oncall:manage"
+    SLO_READ = "slo:read"
+    SLO_MANAGE = "slo:manage"
+    DELIVERY_READ = "delivery:read"
 
     @property
     def is_read(self) -> bool:
@@ -61,6 +64,8 @@ _EVERYONE = {
     Permission.RELEASE_READ,
     Permission.DEPLOY_READ,
     Permission.INCIDENT_READ,
+    Permission.SLO_READ,
+    Permission.DELIVERY_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -81,7 +86,7 @@ _ALERTING = {Permission.ALERT_POST}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DEVELOPER: frozenset(_EVERYONE | _CHANGE_WORK | _RESPONSE | _ALERTING),
     # Operators keep the CMDB true to what runs, see how monitoring is wired in, and may
-    # push a release past a gate, and keep the on-call schedules.
+    # push a release past a gate, keep the on-call schedules, and set service levels.
     Role.OPERATOR: frozenset(
         _EVERYONE
         | _CHANGE_WORK
@@ -92,6 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.INTEGRATION_READ,
             Permission.DEPLOY_OVERRIDE,
             Permission.ONCALL_MANAGE,
+            Permission.SLO_MANAGE,
         }
     ),
     Role.CHANGE_MANAGER: frozenset(

@@ -46,7 +46,7 @@ class ChangeRequest(Base):
     close_notes: Mapped[str | None] = mapped_column(Text)
     links: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     cis: Mapped[list[ChangeCI]] = relationship(
@@ -62,6 +62,8 @@ class ChangeRequest(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         UniqueConstraint("service", "external_id", name="uq_changes_service_external_id"),
+        # Changes still in flight from before a report's period (issue 9).
+        Index("ix_changes_state_created", "state", "created_at"),
     )
 
     @property
@@ -99,6 +101,9 @@ class ChangeCommit(Base):
     authored_at: Mapped[datetime | None]
     message: Mapped[str | None] = mapped_column(Text)
 
+    # Lead times read each change's commit times from the index alone (issue 9).
+    __table_args__ = (Index("ix_change_commits_authored", "change_id", "authored_at"),)
+
 
 class ChangeApproval(Base):
     """One person's approval (or rejection) of a change."""
@@ -130,7 +135,10 @@ class ChangeTransition(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_change_transitions_change", "change_id", "id"),)
+    __table_args__ = (
+        Index("ix_change_transitions_change", "change_id", "id"),
+        Index("ix_change_transitions_reached", "change_id", "to_state", "at"),
+    )
 
 
 class ChangePolicy(Base):

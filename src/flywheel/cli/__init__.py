@@ -13,6 +13,7 @@ from flywheel.cli import (
     change_commands,
     cmdb_commands,
     db_commands,
+    delivery_commands,
     demo_commands,
     deploy_commands,
     incident_commands,
@@ -21,6 +22,7 @@ from flywheel.cli import (
     risk_commands,
     risk_model_commands,
     serve_commands,
+    slo_commands,
     token_commands,
     user_commands,
 )
@@ -47,6 +49,8 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
+app.add_typer(slo_commands.app, name="slo")
+app.add_typer(delivery_commands.app, name="delivery")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

@@ -20,6 +20,10 @@ ROLLBACK = ("drain", "wait_drained", "disable", "stop", "start", "wait_healthy",
 class StepFailed(Exception):
     """An action could not be completed; the run rolls back."""
 
+    def __init__(self, reason: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.detail = detail or {}
+
 
 @dataclass
 class Toolkit:
@@ -153,11 +157,14 @@ def bake(kit: Toolkit, keys: list[str], updated: list[str]) -> dict[str, Any]:
         time.sleep(min(BAKE_CHECK_S, max(0.0, deadline - time.monotonic())))
         verdict = _judge(kit, before, keys, updated)
         if not verdict.healthy:
-            raise StepFailed(verdict.reason)
-    verdict = _judge(kit, before, keys, updated)
+            break
+    else:
+        verdict = _judge(kit, before, keys, updated)
+    record = {"verdict": verdict.reason, "evidence": verdict.evidence}
     if not verdict.healthy:
-        raise StepFailed(verdict.reason)
-    return {"verdict": verdict.reason, "evidence": verdict.evidence}
+        # The traffic of a failed bake is evidence too: service levels count its errors.
+        raise StepFailed(verdict.reason, detail=record)
+    return record
 
 
 def perform(

@@ -43,6 +43,11 @@ class Deployment(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+    # Delivery reports read runs by finish time, for all services or one (issue 9).
+    __table_args__ = (
+        Index("ix_deployments_delivery", "environment", "finished_at"),
+        Index("ix_deployments_service_delivery", "service", "environment", "finished_at"),
+    )
 
 
 class DeploymentStep(Base):
@@ -65,6 +70,15 @@ class DeploymentStep(Base):
     __table_args__ = (
         UniqueConstraint("deployment_id", "seq", name="uq_deployment_steps_seq"),
         Index("ix_deployment_steps_deployment", "deployment_id", "seq"),
+        # A run's milestones (last batch enabled, last bake passed) without reading its rows.
+        Index(
+            "ix_deployment_steps_milestone",
+            "deployment_id",
+            "action",
+            "phase",
+            "state",
+            "finished_at",
+        ),
     )
 
 

@@ -186,7 +186,7 @@ def act(
     except _Paused as exc:
         outcome, reason = "paused", str(exc)
     except StepFailed as exc:
-        outcome, reason = "failed", str(exc)
+        outcome, reason, detail = "failed", str(exc), exc.detail
     except Exception as exc:  # a driver bug must still end in a rollback, not a stuck run
         log.exception("deployment %s step %s (%s) failed", deployment_id, seq, action)
         outcome, reason = "failed", f"{type(exc).__name__}: {exc}"
@@ -207,4 +207,5 @@ def act(
         "action": action,
         "batch": batch,
         "detail": detail,
+        "retry_s": GATE_RECHECK_S,
     }

@@ -424,3 +424,13 @@ def roll_back(session: Session, *, actor: Actor, deployment_id: int, reason: str
         reason=reason or None,
     )
     return deployment
+
+
+# Read-only queries for service levels and delivery metrics (issue 9) live in reports.py.
+from flywheel.deploy.reports import bake_traffic as bake_traffic  # noqa: E402
+from flywheel.deploy.reports import delivered_before as delivered_before  # noqa: E402
+from flywheel.deploy.reports import delivery_milestones as delivery_milestones  # noqa: E402
+from flywheel.deploy.reports import delivery_runs as delivery_runs  # noqa: E402
+from flywheel.deploy.reports import deployment_counts as deployment_counts  # noqa: E402
+from flywheel.deploy.reports import lead_time_query as lead_time_query  # noqa: E402
+from flywheel.deploy.reports import rollback_runs as rollback_runs  # noqa: E402

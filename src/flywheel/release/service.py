@@ -22,6 +22,9 @@ from flywheel.release.schemas import EnvironmentIn, ReleaseCreate
 Gate = dict[str, Any]
 # Gates other domains add when they exist (open incidents, error budget): name → check.
 EXTRA_GATES: dict[str, Callable[[Session, str], Gate]] = {}
+# The same, for gates that also judge the change being deployed (its type, its links):
+# name → check(session, service, change_id). Consulted before EXTRA_GATES.
+EXTRA_CHANGE_GATES: dict[str, Callable[[Session, str, int | None], Gate]] = {}
 
 
 def put_environment(
@@ -168,6 +171,13 @@ def evaluate_gates(
         _previous_environment_gate(session, env, service, version),
     ]
     for name in ("incidents", "error_budget"):
-        check = EXTRA_GATES.get(name)
-        gates.append(check(session, service) if check else _gate(name, "skip", "not configured"))
+        gates.append(_extra_gate(session, name, service, change_id))
     return gates
+
+
+def _extra_gate(session: Session, name: str, service: str, change_id: int | None) -> Gate:
+    with_change = EXTRA_CHANGE_GATES.get(name)
+    if with_change is not None:
+        return with_change(session, service, change_id)
+    check = EXTRA_GATES.get(name)
+    return check(session, service) if check else _gate(name, "skip", "not configured")

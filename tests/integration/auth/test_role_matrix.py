@@ -152,6 +152,18 @@ class World:
         incident_id, version = self.new_incident(resolved=action == "reopen")
         return ("POST", f"/incidents/{incident_id}/{action}", {"version": version, **body})
 
+    def tenant(self) -> str:
+        key = f"tenant{next(_serial)}"
+        body = {"key": key, "name": key, "type": "tenant"}
+        made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return key
+
+    def slo_id(self) -> int:
+        made = self.client.post("/api/v1/slos", json=_slo_body(), headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
     def new_relationship_id(self) -> int:
         app = self.new_app()
         made = self.client.post(
@@ -222,6 +234,15 @@ def _window_body(w: World) -> dict[str, object]:
 def _window_id(w: World) -> int:
     made = w.client.post("/api/v1/change-windows", json=_window_body(w), headers=w.admin.headers)
     return int(made.json()["id"])
+
+
+def _slo_body() -> dict[str, object]:
+    return {
+        "service": "svc",
+        "name": f"slo{next(_serial)}",
+        "objective": 99.9,
+        "source": "deployments",
+    }
 
 
 def _new_ci(w: World) -> Request:
@@ -534,6 +555,30 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("GET", "/oncall/who"): (
         EVERYONE,
         lambda w: ("GET", f"/oncall/who?schedule={w.schedule()}", None),
+    ),
+    ("POST", "/slos"): (OPS, lambda w: ("POST", "/slos", _slo_body())),
+    ("GET", "/slos"): (EVERYONE, lambda w: ("GET", "/slos", None)),
+    ("POST", "/slos/alerts/evaluate"): (
+        OPS,
+        lambda w: ("POST", "/slos/alerts/evaluate", {"service": "svc"}),
+    ),
+    ("GET", "/slos/{slo_id}"): (EVERYONE, lambda w: ("GET", f"/slos/{w.slo_id()}", None)),
+    ("GET", "/slos/{slo_id}/status"): (
+        EVERYONE,
+        lambda w: ("GET", f"/slos/{w.slo_id()}/status", None),
+    ),
+    ("GET", "/services/{key}/slo-status"): (
+        EVERYONE,
+        lambda w: ("GET", "/services/svc/slo-status", None),
+    ),
+    ("GET", "/tenants/{key}/availability"): (
+        EVERYONE,
+        lambda w: ("GET", f"/tenants/{w.tenant()}/availability?format=csv", None),
+    ),
+    ("GET", "/delivery/metrics"): (EVERYONE, lambda w: ("GET", "/delivery/metrics", None)),
+    ("GET", "/delivery/time-to-delivery"): (
+        EVERYONE,
+        lambda w: ("GET", "/delivery/time-to-delivery?service=svc", None),
     ),
     ("POST", "/cmdb/import"): (
         OPS,

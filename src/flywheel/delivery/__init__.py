@@ -1,0 +1,1 @@
+"""Delivery metrics: the four DORA keys, time-to-delivery and where the time goes."""

@@ -1,0 +1,1 @@
+"""Service level objectives, SLIs, error budgets and burn-rate alerts."""

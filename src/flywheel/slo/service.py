@@ -1,0 +1,264 @@
+"""Service level objectives: define them, and say where each stands now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flywheel.audit import service as audit
+from flywheel.auth.actor import Actor
+from flywheel.change.service import SERVICE_TYPES
+from flywheel.cmdb import service as cmdb
+from flywheel.config import Settings
+from flywheel.db import utcnow
+from flywheel.errors import Conflict, InvalidInput, NotFound
+from flywheel.slo.budget import DEFAULT_RULES, BurnRule, Severity
+from flywheel.slo.models import ServiceLevelObjective
+from flywheel.slo.readers import reader_for
+from flywheel.slo.schemas import SloCreate
+from flywheel.slo.sli import Method, ObjectiveKind, ReadContext, SliSpec, SourceKind
+from flywheel.slo.sources import REGISTRY, BurnAlert
+from flywheel.slo.status import Health, ObjectiveState, judge, windows_to_read, worst
+from flywheel.slo.windows import (
+    CompliancePeriod,
+    WindowKind,
+    compliance_period,
+    format_window,
+    parse_window,
+)
+
+
+def _rule_record(rule: BurnRule) -> dict[str, Any]:
+    return {
+        "severity": rule.severity.value,
+        "burn_rate": rule.burn_rate,
+        "long_window": format_window(rule.long_window),
+        "short_window": format_window(rule.short_window),
+    }
+
+
+def rules_of(slo: ServiceLevelObjective) -> list[BurnRule]:
+    """The SLO's burn-rate alert rules."""
+    return [
+        BurnRule(
+            Severity(r["severity"]),
+            float(r["burn_rate"]),
+            parse_window(r["long_window"]),
+            parse_window(r["short_window"]),
+        )
+        for r in slo.alert_rules
+    ]
+
+
+def _summary(slo: ServiceLevelObjective) -> dict[str, Any]:
+    return {
+        "service": slo.service,
+        "name": slo.name,
+        "objective": slo.objective,
+        "latency": [slo.latency_threshold_ms, slo.latency_objective],
+        "source": slo.source,
+        "method": slo.method,
+        "window": [slo.window_kind, slo.window_days],
+    }
+
+
+def _check_service(session: Session, key: str) -> None:
+    try:
+        ci = cmdb.get_ci(session, key=key)
+    except NotFound as exc:
+        raise InvalidInput(f"unknown service '{key}': {exc.message}") from exc
+    if ci.type not in SERVICE_TYPES:
+        raise InvalidInput(f"'{key}' is a {ci.type}, not a service")
+
+
+def create_slo(session: Session, *, actor: Actor, data: SloCreate) -> ServiceLevelObjective:
+    """Define an SLO; a second one of the same name on the service is a conflict."""
+    _check_service(session, data.service)
+    rules = [r.to_rule() for r in data.alert_rules] if data.alert_rules else DEFAULT_RULES
+    assert data.method is not None  # the schema fills in the source's default
+    slo = ServiceLevelObjective(
+        service=data.service,
+        name=data.name,
+        description=data.description,
+        objective=data.objective,
+        latency_threshold_ms=data.latency.threshold_ms if data.latency else None,
+        latency_objective=data.latency.objective if data.latency else None,
+        source=data.source.value,
+        method=data.method.value,
+        slice_seconds=data.slice_seconds,
+        window_kind=data.window.kind.value,
+        window_days=data.window.days,
+        prometheus=data.prometheus.model_dump() if data.prometheus else None,
+        alert_rules=[_rule_record(r) for r in rules],
+        created_by=actor.name,
+    )
+    try:
+        with session.begin_nested():
+            session.add(slo)
+    except IntegrityError as exc:
+        raise Conflict(f"{data.service} already has an SLO named '{data.name}'") from exc
+    audit.record(
+        session,
+        actor=actor,
+        action="slo.create",
+        object_type="slo",
+        object_id=slo.id,
+        after=_summary(slo),
+    )
+    return slo
+
+
+def get_slo(session: Session, *, slo_id: int) -> ServiceLevelObjective:
+    """An SLO by id, or NotFound."""
+    slo = session.get(ServiceLevelObjective, slo_id)
+    if slo is None:
+        raise NotFound(f"no SLO {slo_id}")
+    return slo
+
+
+def list_slos(
+    session: Session, *, service: str | None = None, after_id: int = 0, limit: int = 100
+) -> list[ServiceLevelObjective]:
+    """SLOs, oldest first, optionally of one service."""
+    query = select(ServiceLevelObjective).where(ServiceLevelObjective.id > after_id)
+    if service:
+        query = query.where(ServiceLevelObjective.service == service)
+    return list(session.scalars(query.order_by(ServiceLevelObjective.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class SloState:
+    """An SLO and where its objectives stand at a moment."""
+
+    slo: ServiceLevelObjective
+    evaluated_at: datetime
+    period: CompliancePeriod
+    objectives: list[ObjectiveState]
+
+    @property
+    def health(self) -> Health:
+        """The worst of its objectives."""
+        return worst([o.health for o in self.objectives])
+
+
+def _objectives(slo: ServiceLevelObjective) -> list[tuple[ObjectiveKind, float, float | None]]:
+    found: list[tuple[ObjectiveKind, float, float | None]] = [
+        (ObjectiveKind.AVAILABILITY, slo.objective, None)
+    ]
+    if slo.latency_objective is not None:
+        found.append((ObjectiveKind.LATENCY, slo.latency_objective, slo.latency_threshold_ms))
+    return found
+
+
+def evaluate(
+    session: Session,
+    *,
+    slo: ServiceLevelObjective,
+    settings: Settings,
+    now: datetime | None = None,
+    alerts: bool = True,
+) -> SloState:
+    """Budget (and, with alerts, burn rates and alert rules) of each objective at `now`."""
+    now = now or utcnow()
+    period = compliance_period(WindowKind(slo.window_kind), slo.window_days, now)
+    rules = rules_of(slo) if alerts else []
+    windows, trailing = windows_to_read(period, rules, now)
+    reader = reader_for(SourceKind(slo.source))
+    context = ReadContext(settings)
+    states = []
+    for kind, objective, threshold in _objectives(slo):
+        spec = SliSpec(
+            slo.service, kind, Method(slo.method), slo.slice_seconds, threshold, slo.prometheus
+        )
+        reading = reader.read(session, spec, windows, context)
+        states.append(
+            judge(
+                kind=kind,
+                objective=objective,
+                threshold_ms=threshold,
+                method=spec.method,
+                slice_seconds=slo.slice_seconds,
+                period=period,
+                rules=rules,
+                counts=reading.counts,
+                trailing=trailing,
+                note=reading.note,
+            )
+        )
+    return SloState(slo, now, period, states)
+
+
+def service_states(
+    session: Session, *, service: str, settings: Settings, alerts: bool = True
+) -> list[SloState]:
+    """Every SLO of a service, evaluated now (NotFound for an unknown service)."""
+    cmdb.get_ci(session, key=service)
+    now = utcnow()
+    return [
+        evaluate(session, slo=slo, settings=settings, now=now, alerts=alerts)
+        for slo in list_slos(session, service=service, limit=1000)
+    ]
+
+
+def firing_alerts(state: SloState) -> list[BurnAlert]:
+    """The burn-rate alerts an SLO's state fires, as the incident domain receives them."""
+    slo = state.slo
+    found = []
+    for objective in state.objectives:
+        for alert in objective.alerts:
+            if not alert.firing or alert.long_burn is None or alert.short_burn is None:
+                continue
+            rule = alert.rule
+            long_w, short_w = format_window(rule.long_window), format_window(rule.short_window)
+            fingerprint = f"slo:{slo.id}:{objective.kind.value}:{rule.severity.value}:{long_w}"
+            found.append(
+                BurnAlert(
+                    fingerprint=fingerprint,
+                    service=slo.service,
+                    slo_id=slo.id,
+                    slo_name=slo.name,
+                    objective_kind=objective.kind.value,
+                    severity=rule.severity.value,
+                    burn_rate=rule.burn_rate,
+                    long_window=long_w,
+                    short_window=short_w,
+                    long_burn=alert.long_burn,
+                    short_burn=alert.short_burn,
+                    summary=(
+                        f"{slo.service} {slo.name} ({objective.kind.value}) burns its error "
+                        f"budget {alert.long_burn:.1f}x over {long_w} and "
+                        f"{alert.short_burn:.1f}x over {short_w} (alert at {rule.burn_rate:g}x)"
+                    ),
+                    labels={
+                        "alertname": "ErrorBudgetBurn",
+                        "service": slo.service,
+                        "slo": slo.name,
+                        "severity": rule.severity.value,
+                    },
+                )
+            )
+    return found
+
+
+def raise_alerts(
+    session: Session, *, settings: Settings, service: str | None = None
+) -> list[BurnAlert]:
+    """Evaluate every SLO (of a service) now and hand each firing alert to every sink.
+
+    Sinks (the incident domain's intake) deduplicate by fingerprint, as they do for
+    Alertmanager alerts; an alert that stops firing is simply not sent again.
+    """
+    now = utcnow()
+    raised = []
+    for slo in list_slos(session, service=service, limit=10_000):
+        state = evaluate(session, slo=slo, settings=settings, now=now)
+        for alert in firing_alerts(state):
+            for sink in REGISTRY.alert_sinks.values():
+                sink(session, alert)
+            raised.append(alert)
+    return raised
