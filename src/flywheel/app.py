@@ -33,6 +33,7 @@ from flywheel.http.middleware import (
 )
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
+from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(api)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
+    install_console(app, settings)
     return app
 
 

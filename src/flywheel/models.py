@@ -11,6 +11,7 @@ from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
+from flywheel.web import models as web_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "metadata",
     "release_models",
     "risk_models",
+    "web_models",
 ]

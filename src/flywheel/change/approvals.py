@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth import service as auth_service
 from flywheel.auth.actor import Actor
 from flywheel.auth.policy import require_different_person
+from flywheel.auth.roles import Permission
 from flywheel.change.lifecycle import ChangeType, IllegalTransition, State
 from flywheel.change.models import ChangeApproval, ChangeRequest
 from flywheel.change.policy import ApprovalRequirement
@@ -70,6 +74,70 @@ def _ensure_awaiting(change: ChangeRequest) -> None:
         raise IllegalTransition(
             f"{change.number} is not awaiting approval (it is '{change.state}')"
         )
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """What decides whether a person may give a verdict: roles, teams, names they commit as."""
+
+    actor: Actor
+    roles: list[str]
+    teams: list[str]
+    names: frozenset[str]
+
+
+def _judge(session: Session, actor: Actor) -> _Judge:
+    roles, teams = _people(session, actor)
+    names: frozenset[str] = frozenset()
+    if actor.user_id is not None:
+        user = auth_service.get_user(session, username=actor.name)
+        names = frozenset({actor.name.lower(), (user.email or "").lower(), user.full_name.lower()})
+    return _Judge(actor, roles, teams, names - {""})
+
+
+def _open_verdicts(judge: _Judge, change: ChangeRequest) -> frozenset[str]:
+    actor = judge.actor
+    awaiting = change.state == awaiting_state(ChangeType(change.type)).value
+    if not awaiting or not actor.can(Permission.CHANGE_APPROVE):
+        return frozenset()
+    if actor.user_id is not None and actor.user_id == change.requested_by_user_id:
+        return frozenset()
+    if any(a.user_id == actor.user_id for a in change.approvals):
+        return frozenset()
+    if any((c.author or "").lower() in judge.names for c in change.commits):
+        return frozenset()
+    matched = bool(_matching(_requirements(change), judge.roles, judge.teams))
+    open_to = {"approve"} if matched else set()
+    if matched or "change_manager" in judge.roles or "admin" in judge.roles:
+        open_to.add("reject")
+    return frozenset(open_to)
+
+
+def verdicts_open_to(session: Session, *, actor: Actor, change: ChangeRequest) -> frozenset[str]:
+    """Which of 'approve' and 'reject' the actor could give on the change now (for showing)."""
+    return _open_verdicts(_judge(session, actor), change)
+
+
+AWAITING_SCAN = 500
+
+
+def awaiting_decision(session: Session, *, actor: Actor, limit: int = 50) -> list[ChangeRequest]:
+    """Changes waiting for an approval the actor could give, newest first (of the newest 500)."""
+    if not actor.can(Permission.CHANGE_APPROVE):
+        return []
+    waiting = or_(
+        ChangeRequest.state == State.AUTHORIZE.value,
+        and_(ChangeRequest.type == ChangeType.STANDARD.value, ChangeRequest.state == "new"),
+    )
+    query = select(ChangeRequest).where(waiting).order_by(ChangeRequest.id.desc())
+    judge = _judge(session, actor)
+    found = []
+    for change in session.scalars(query.limit(AWAITING_SCAN)):
+        if "approve" in _open_verdicts(judge, change):
+            found.append(change)
+            if len(found) == limit:
+                break
+    return found
 
 
 def approve(session: Session, *, actor: Actor, change_id: int, comment: str = "") -> ChangeRequest:
