@@ -56,7 +56,7 @@ def deployments_per_day(
         data,
         barmode="stack",
         height=260,
-        yaxis={"title": {"text": "deployments"}, "rangemode": "tozero", "dtick": 1},
+        yaxis={"title": {"text": "deployments"}, "rangemode": "tozero", "tickformat": ",d"},
         xaxis={"type": "date"},
     )
 

@@ -66,12 +66,15 @@ def _grouped(items: list[Neighbour], column: int) -> tuple[list[Node], dict[str,
 
 
 def layout(
-    centre: Node, needed_by: list[Neighbour], needs: list[Neighbour], second: list[Edge]
+    centre: Node,
+    needed_by: list[Neighbour],
+    needs: list[Neighbour],
+    second: list[Edge],
+    types: dict[str, str],
 ) -> tuple[list[list[Node]], list[Edge]]:
     """Columns (needed-by, the CI, what it needs, what those need) and the edges between boxes."""
     left, left_at = _grouped(needed_by, 0)
     right, right_at = _grouped(needs, 2)
-    types = {n.key: n.type for n in needs}
     further = [Neighbour(e.target, types.get(e.target, "ci"), e.label) for e in second]
     unique = list({n.key: n for n in further if n.key not in right_at}.values())
     far, far_at = _grouped(unique, 3)

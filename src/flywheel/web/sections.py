@@ -15,7 +15,13 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from flywheel.auth.roles import Permission
+from flywheel.web.errors import ConsoleRoute
 from flywheel.web.security import Viewer
+
+
+def console_router() -> APIRouter:
+    """A router for console pages: its errors become pages, not JSON."""
+    return APIRouter(route_class=ConsoleRoute)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Panel:
     load: Callable[[Session, Viewer], Mapping[str, Any]]
     permission: Permission | None = None
     wide: bool = False
+    order: int = 50  # place on the overview: lower comes first
 
 
 @dataclass(frozen=True)
@@ -85,4 +92,4 @@ class Console:
             for panel in section.panels:
                 if panel.permission is None or viewer.can(panel.permission):
                     found.append((panel, panel.load(session, viewer)))
-        return found
+        return sorted(found, key=lambda item: item[0].order)

@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
@@ -21,10 +21,10 @@ from flywheel.db import Database, utcnow
 from flywheel.errors import InvalidInput
 from flywheel.http.deps import DbSession, get_database
 from flywheel.web.rendering import render, render_fragment
-from flywheel.web.sections import Section
+from flywheel.web.sections import Section, console_router
 from flywheel.web.security import Viewer, require_page
 
-router = APIRouter()
+router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.AUDIT_READ)]
 PAGE_SIZE = 100
 FIELDS = ("actor", "action", "object_type", "object_id", "request_id")
@@ -50,6 +50,17 @@ def audit_filter(values: dict[str, str]) -> audit_service.AuditFilter:
         since=_moment("from", values["since"]),
         until=_moment("until", values["until"]),
     )
+
+
+def object_link(object_type: str, object_id: str) -> str | None:
+    """The console page of an audited object, where it has one."""
+    if object_type == "change" and object_id.startswith("CHG") and object_id[3:].isdigit():
+        return f"/changes/{int(object_id[3:])}"
+    if object_type == "deployment" and object_id.isdigit():
+        return f"/deployments/{object_id}"
+    if object_type == "ci":
+        return f"/cmdb/ci/{quote(object_id, safe='')}"
+    return None
 
 
 def _values(**given: str) -> dict[str, str]:
@@ -98,6 +109,7 @@ def audit_log(
         values=values,
         query=query,
         more=events[-1].seq if len(events) == PAGE_SIZE else None,
+        object_link=object_link,
     )
 
 

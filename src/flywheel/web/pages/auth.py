@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -16,6 +16,7 @@ from flywheel.http.deps import get_database
 from flywheel.web import service
 from flywheel.web.forms import form_text
 from flywheel.web.rendering import redirect, render
+from flywheel.web.sections import console_router
 from flywheel.web.security import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
@@ -27,7 +28,7 @@ from flywheel.web.security import (
 )
 
 log = logging.getLogger("flywheel.web")
-router = APIRouter()
+router = console_router()
 
 NOTICES = {
     "signed-out": "You are signed out.",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -23,13 +23,14 @@ from flywheel.http.deps import DbSession
 from flywheel.web import calendar_grid, charts, words
 from flywheel.web.forms import form_text, validation_message
 from flywheel.web.rendering import redirect, render
-from flywheel.web.sections import Panel, Section, Tile
+from flywheel.web.sections import Panel, Section, Tile, console_router
 from flywheel.web.security import CheckedForm, Viewer, require_page
 
-router = APIRouter()
+router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.CHANGE_READ)]
 Approver = Annotated[Viewer, require_page(Permission.CHANGE_APPROVE)]
 PAGE_SIZE = 50
+MINE_COUNTED = 100
 NOTICES = {"approved": "Your approval is recorded.", "rejected": "The change is rejected."}
 
 
@@ -221,9 +222,10 @@ def reject_change(
 
 def _tiles(session: Session, viewer: Viewer) -> list[Tile]:
     by_state = change_service.count_by_state(session, since=utcnow() - timedelta(days=30))
-    mine = len(change_service.awaiting_decision(session, actor=viewer.actor, limit=100))
+    mine = len(change_service.awaiting_decision(session, actor=viewer.actor, limit=MINE_COUNTED))
+    shown = f"{mine}+" if mine == MINE_COUNTED else mine
     return [
-        Tile("Awaiting my decision", mine, "/#awaiting", "warn" if mine else "good"),
+        Tile("Awaiting my decision", shown, "/#awaiting", "warn" if mine else "good"),
         Tile("Awaiting approval", by_state.get("authorize", 0), "/changes?state=authorize"),
         Tile("Scheduled", by_state.get("scheduled", 0), "/changes?state=scheduled"),
         Tile("Rejected (30 d)", by_state.get("rejected", 0), "/changes?state=rejected"),
@@ -246,6 +248,7 @@ SECTION = Section(
             "changes/_awaiting_panel.html",
             _awaiting,
             permission=Permission.CHANGE_APPROVE,
+            order=20,
         ),
     ),
 )

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -17,10 +17,10 @@ from flywheel.errors import InvalidInput, NotFound
 from flywheel.http.deps import DbSession
 from flywheel.web import graph_svg
 from flywheel.web.rendering import redirect, render
-from flywheel.web.sections import Panel, Section
+from flywheel.web.sections import Panel, Section, console_router
 from flywheel.web.security import Viewer, require_page
 
-router = APIRouter()
+router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.CMDB_READ)]
 PAGE_SIZE = 50
 NEIGHBOURS = 400
@@ -77,8 +77,9 @@ def _neighbourhood(session: Session, key: str, ci_type: str, name: str) -> Any:
     needed_by = [graph_svg.Neighbour(s, kinds.get(s, "ci"), rel) for rel, s in incoming]
     report = cmdb_service.dependencies(session, key=key, max_depth=2)
     direct = {d.key for d in report.dependencies if d.depth == 1}
+    types = {d.key: d.type for d in report.dependencies}
     needs = [
-        graph_svg.Neighbour(e.target, _type_of(report, e.target), e.type)
+        graph_svg.Neighbour(e.target, types.get(e.target, "ci"), e.type)
         for e in report.edges
         if e.source == key and e.target in direct
     ]
@@ -88,13 +89,9 @@ def _neighbourhood(session: Session, key: str, ci_type: str, name: str) -> Any:
         if e.source in direct and e.target != key
     ]
     centre = graph_svg.Node(key, ci_type, name)
-    columns, edges = graph_svg.layout(centre, needed_by, needs, second)
+    columns, edges = graph_svg.layout(centre, needed_by, needs, second, types)
     title = f"{key}: {len(needed_by)} CIs need it, it needs {len(report.dependencies)}"
     return graph_svg.draw(columns, edges, title=title), len(links) >= NEIGHBOURS
-
-
-def _type_of(report: Any, key: str) -> str:
-    return next((d.type for d in report.dependencies if d.key == key), "ci")
 
 
 @router.get("/cmdb/ci/{key}")
@@ -168,6 +165,7 @@ SECTION = Section(
             "cmdb/_services_panel.html",
             _services,
             permission=Permission.CMDB_READ,
+            order=10,
         ),
     ),
 )

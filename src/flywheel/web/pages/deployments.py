@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
@@ -21,10 +21,10 @@ from flywheel.http.deps import DbSession, get_database
 from flywheel.web import charts, live
 from flywheel.web.forms import form_text, validation_message
 from flywheel.web.rendering import redirect, render
-from flywheel.web.sections import Panel, Section, Tile
+from flywheel.web.sections import Panel, Section, Tile, console_router
 from flywheel.web.security import CheckedForm, Viewer, require_page
 
-router = APIRouter()
+router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.DEPLOY_READ)]
 Runner = Annotated[Viewer, require_page(Permission.DEPLOY_RUN)]
 PAGE_SIZE = 50
@@ -211,6 +211,7 @@ SECTION = Section(
             _activity,
             permission=Permission.DEPLOY_READ,
             wide=True,
+            order=40,
         ),
     ),
 )

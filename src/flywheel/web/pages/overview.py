@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from flywheel.http.deps import DbSession
 from flywheel.web.rendering import render
-from flywheel.web.sections import Console, Section
+from flywheel.web.sections import Console, Section, console_router
 from flywheel.web.security import CurrentViewer
 
-router = APIRouter()
+router = console_router()
 
 
 @router.get("/")
