@@ -77,7 +77,7 @@ def decision_sentence(decision: dict[str, Any] | None) -> str:
     scope = policy.get("scope", "?")
     version = policy.get("version", 0)
     source = "the built-in policy" if version == 0 else f"policy '{scope}' version {version}"
-    sentence = f"{outcome.capitalize()} by {rule} of {source}."
+    sentence = f"{outcome[:1].upper()}{outcome[1:]} by {rule} of {source}."
     needed = approvals_needed(decision)
     if needed:
         sentence += " Needs " + "; ".join(needed) + "."
