@@ -170,6 +170,9 @@ def test_pages_show_the_domains_data(console: Console, held: int) -> None:
     assert "change.create" in audit.text
     chain = console.get("/audit/verify?fragment=1")
     assert "Chain intact" in chain.text
+    oldest = console.get("/audit?before=3")
+    assert '<th scope="row">2</th>' in oldest.text and '<th scope="row">1</th>' in oldest.text
+    assert '<th scope="row">3</th>' not in oldest.text
 
 
 def test_audit_export(console: Console, held: int) -> None:
@@ -222,6 +225,8 @@ def test_a_finished_run_streams_its_state_and_ends(
     assert "event: summary" in body and "event: batches" in body and "event: chart" in body
     assert body.rstrip().endswith("event: done\ndata: aborted")
     assert "aborted" in console.get("/deployments?state=aborted").text
+    overview = console.get("/").text
+    assert '>1</span><span class="label">Rolled back or failed (7 d)' in overview
 
 
 def _deployable_pool(db: Database, state_dir: str) -> str:
