@@ -14,6 +14,7 @@ from flywheel.auth.actor import Actor
 from flywheel.change.approvals import (
     approve,
     awaiting_decision,
+    count_awaiting_decision,
     override_freeze,
     reject,
     verdicts_open_to,
@@ -265,6 +266,7 @@ __all__ = [
     "cancel",
     "close",
     "complete",
+    "count_awaiting_decision",
     "find_conflicts",
     "get_change",
     "list_changes",

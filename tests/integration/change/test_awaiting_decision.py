@@ -39,6 +39,8 @@ def test_changes_wait_for_those_who_may_decide_them(db: Database, crew: Crew) ->
         carl = [c.id for c in service.awaiting_decision(session, actor=_actor(db, "carl"))]
         cleo = [c.id for c in service.awaiting_decision(session, actor=_actor(db, "cleo"))]
         dana = service.awaiting_decision(session, actor=_actor(db, "dana"))
+        assert service.count_awaiting_decision(session, actor=_actor(db, "carl")) == 2
+        assert service.count_awaiting_decision(session, actor=_actor(db, "carl"), cap=1) == 1
         change = service.get_change(session, change_id=risky)
         assert service.verdicts_open_to(session, actor=_actor(db, "carl"), change=change) == {
             "approve",

@@ -222,7 +222,7 @@ def reject_change(
 
 def _tiles(session: Session, viewer: Viewer) -> list[Tile]:
     by_state = change_service.count_by_state(session, since=utcnow() - timedelta(days=30))
-    mine = len(change_service.awaiting_decision(session, actor=viewer.actor, limit=MINE_COUNTED))
+    mine = change_service.count_awaiting_decision(session, actor=viewer.actor, cap=MINE_COUNTED)
     shown = f"{mine}+" if mine == MINE_COUNTED else mine
     return [
         Tile("Awaiting my decision", shown, "/#awaiting", "warn" if mine else "good"),
