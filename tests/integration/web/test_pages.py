@@ -131,7 +131,8 @@ def test_bad_form_input_is_named_on_the_page(console: Console, held: int) -> Non
 
 def test_missing_things_are_404_pages(console: Console, held: int) -> None:
     console.sign_in("root")
-    for url in ("/changes/999999", "/deployments/999999", "/cmdb/ci/nope", "/no/such/page"):
+    missing = ("/changes/999999", "/deployments/999999", "/deployments/999999/live")
+    for url in (*missing, "/cmdb/ci/nope", "/no/such/page"):
         answer = console.get(url)
         assert answer.status_code == 404, url
         assert answer.headers["content-type"].startswith("text/html"), url

@@ -108,11 +108,11 @@ def deployment_page(
 
 
 @router.get("/deployments/{deployment_id}/live")
-def deployment_events(
-    request: Request, deployment_id: int, session: DbSession, viewer: Reader
-) -> StreamingResponse:
+def deployment_events(request: Request, deployment_id: int, viewer: Reader) -> StreamingResponse:
     """Server-sent events: the run's panels re-rendered whenever a step or its state changes."""
-    deploy_service.get_deployment(session, deployment_id=deployment_id)
+    # A short session of its own: a request-long one would stay open for the whole stream.
+    with get_database(request).session() as session:
+        deploy_service.get_deployment(session, deployment_id=deployment_id)
     return StreamingResponse(
         live.events(get_database(request), deployment_id, request, viewer),
         media_type="text/event-stream",
