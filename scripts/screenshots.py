@@ -74,13 +74,16 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+LONG_LISTS = frozenset({"changes", "deployments", "audit"})  # shown as one screenful
+
+
 def shoot(page: Page, base: str, path: str, out: Path, name: str) -> None:
-    """Open a page, let its charts draw, and save a full-page PNG."""
+    """Open a page, let its charts draw, and save a PNG (the whole page, or a screenful)."""
     page.goto(base + path)
     page.wait_for_load_state("networkidle")
     if page.locator("[data-chart]").count():
         page.wait_for_selector("[data-chart] svg.main-svg", timeout=15_000)
-    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=name not in LONG_LISTS)
     print(f"{name}: {path}", file=sys.stderr)
 
 
