@@ -43,6 +43,7 @@ from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 from flywheel.slo import gate as slo_gate
 from flywheel.slo.views import router as slo_router
+from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(metrics_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
+    install_console(app, settings)
     return app
 
 

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (a private network)."
     )
+    console_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Console sign-in ends after this long idle."
+    )
+    console_session_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="Console sign-in ends this long after it began."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -14,6 +14,7 @@ from flywheel.incident import oncall_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
+from flywheel.web import models as web_models
 
 metadata = Base.metadata
 
@@ -30,4 +31,5 @@ __all__ = [
     "release_models",
     "risk_models",
     "slo_models",
+    "web_models",
 ]

@@ -111,6 +111,16 @@ def list_events(
     return list(session.scalars(query.order_by(AuditEvent.seq).limit(limit)))
 
 
+def recent_events(
+    session: Session, *, flt: AuditFilter, before_seq: int | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """Events matching the filter, newest first, starting before `before_seq`."""
+    query = _filtered(select(AuditEvent), flt)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    return list(session.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit)))
+
+
 def iter_events(session: Session, *, flt: AuditFilter) -> Iterator[AuditEvent]:
     """Every matching event in chain order, read in batches."""
     after = 0

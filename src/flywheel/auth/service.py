@@ -339,6 +339,27 @@ def authenticate_token(session: Session, *, secret: str) -> Actor:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None:
         raise Unauthenticated("unknown API token")
+    return _token_actor(token)
+
+
+def actor_by_id(session: Session, *, user_id: int, token_id: int | None = None) -> Actor:
+    """The actor of a signed-in user (and the token they signed in with), or Unauthenticated.
+
+    For sessions that outlive the credential check: a deactivated user, or a revoked or
+    expired token, ends them.
+    """
+    if token_id is not None:
+        token = session.get(ApiToken, token_id)
+        if token is None or token.user_id != user_id:
+            raise Unauthenticated("unknown API token")
+        return _token_actor(token)
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("this user no longer exists or is deactivated")
+    return actor_for(user)
+
+
+def _token_actor(token: ApiToken) -> Actor:
     if token.revoked_at is not None:
         raise Unauthenticated("this API token was revoked")
     if token.expires_at is not None and token.expires_at <= utcnow():

@@ -11,7 +11,14 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from flywheel.audit import service as audit
 from flywheel.auth import service as auth_service
 from flywheel.auth.actor import Actor
-from flywheel.change.approvals import approve, override_freeze, reject
+from flywheel.change.approvals import (
+    approve,
+    awaiting_decision,
+    count_awaiting_decision,
+    override_freeze,
+    reject,
+    verdicts_open_to,
+)
 from flywheel.change.assessment import Assessment, assess, find_conflicts
 from flywheel.change.lifecycle import (
     FINAL_STATES,
@@ -44,14 +51,27 @@ def list_changes(
     state: State | None = None,
     after_id: int = 0,
     limit: int = 100,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[ChangeRequest]:
-    """Changes, oldest first, optionally for one service or in one state."""
+    """Changes, oldest first (or newest first), optionally for one service or in one state."""
     query = select(ChangeRequest).where(ChangeRequest.id > after_id)
+    if before_id is not None:
+        query = query.where(ChangeRequest.id < before_id)
     if service:
         query = query.where(ChangeRequest.service == service)
     if state:
         query = query.where(ChangeRequest.state == state.value)
-    return list(session.scalars(query.order_by(ChangeRequest.id).limit(limit)))
+    order = ChangeRequest.id.desc() if newest_first else ChangeRequest.id
+    return list(session.scalars(query.order_by(order).limit(limit)))
+
+
+def count_by_state(session: Session, *, since: datetime | None = None) -> dict[str, int]:
+    """How many changes are in each state (of those opened since a time, if given)."""
+    query = select(ChangeRequest.state, func.count(ChangeRequest.id)).group_by(ChangeRequest.state)
+    if since is not None:
+        query = query.where(ChangeRequest.created_at >= since)
+    return {state: int(n) for state, n in session.execute(query).all()}
 
 
 def _summary(change: ChangeRequest) -> dict[str, Any]:
@@ -244,9 +264,11 @@ def timeline(session: Session, *, change_id: int) -> list[ChangeTransition]:
 
 __all__ = [
     "approve",
+    "awaiting_decision",
     "cancel",
     "close",
     "complete",
+    "count_awaiting_decision",
     "find_conflicts",
     "get_change",
     "list_changes",
@@ -255,6 +277,7 @@ __all__ = [
     "reject",
     "start",
     "timeline",
+    "verdicts_open_to",
 ]
 
 

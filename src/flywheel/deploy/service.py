@@ -156,14 +156,29 @@ def list_deployments(
     state: str | None = None,
     after_id: int = 0,
     limit: int = 100,
+    newest_first: bool = False,
+    before_id: int | None = None,
 ) -> list[Deployment]:
-    """Deployments, oldest first."""
+    """Deployments, oldest first (or newest first)."""
     query = select(Deployment).where(Deployment.id > after_id)
+    if before_id is not None:
+        query = query.where(Deployment.id < before_id)
     if service:
         query = query.where(Deployment.service == service)
     if state:
         query = query.where(Deployment.state == state)
-    return list(session.scalars(query.order_by(Deployment.id).limit(limit)))
+    order = Deployment.id.desc() if newest_first else Deployment.id
+    return list(session.scalars(query.order_by(order).limit(limit)))
+
+
+def finished_since(session: Session, *, since: datetime) -> list[tuple[datetime, str]]:
+    """(finished at, final state) of every run that finished since a time, oldest first."""
+    query = (
+        select(Deployment.finished_at, Deployment.state)
+        .where(Deployment.finished_at >= since, Deployment.state.in_(FINAL_STATES))
+        .order_by(Deployment.finished_at)
+    )
+    return [(at, state) for at, state in session.execute(query).all() if at is not None]
 
 
 def steps_of(session: Session, *, deployment_id: int, after_seq: int = 0) -> list[DeploymentStep]:
