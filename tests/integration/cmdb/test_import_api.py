@@ -35,6 +35,8 @@ def test_import_is_an_idempotent_upsert(client: TestClient, db: Database) -> Non
         "cis_unchanged": 0,
         "relationships_created": 4,
         "relationships_unchanged": 0,
+        "types_created": 0,
+        "teams_created": 0,
     }
     again = client.post("/api/v1/cmdb/import", json=BATCH, headers=headers).json()
     assert again["cis_unchanged"] == 5 and again["relationships_unchanged"] == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel.cmdb import importer
+from flywheel.cmdb import batching, importer
 from flywheel.cmdb.importer import ImportFileError, Record
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.cmdb.vocabulary import RelType
@@ -185,7 +185,7 @@ def rows(count: int, kind: str = "ci") -> list[tuple[int, str, dict[str, object]
 def test_batches_put_every_ci_before_relationships_and_never_mix_them() -> None:
     mixed = [*rows(3, "relationship"), *rows(5)]
     source = importer.source_from("adapter", mixed)
-    batches = list(importer.batches(source, 2))
+    batches = list(batching.batches(source, 2))
     assert [(len(b.cis), len(b.relationships)) for b in batches] == [
         (2, 0),
         (2, 0),
@@ -203,9 +203,9 @@ def test_batches_put_every_ci_before_relationships_and_never_mix_them() -> None:
 def test_held_relationships_spill_to_disk_and_come_back_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(importer, "HOLD_BYTES", 100)
+    monkeypatch.setattr(batching, "HOLD_BYTES", 100)
     source = importer.source_from("adapter", [*rows(50, "relationship"), *rows(1)])
-    batches = list(importer.batches(source, 20))
+    batches = list(batching.batches(source, 20))
     assert batches[0].cis == [CICreate(key="c0", name="C", type="host")]
     rel_lines = [line for b in batches[1:] for line in b.rel_lines]
     assert rel_lines == list(range(50))
@@ -215,7 +215,7 @@ def test_held_relationships_spill_to_disk_and_come_back_in_order(
 def test_a_bad_row_is_reported_with_its_line_when_batching(tmp_path: Path) -> None:
     text = "key,name,type,criticality\na,A,host,1\nb,B,host,9\n"
     source = importer.read_file(write(tmp_path, "cis.csv", text))
-    batches = importer.batches(source, 1)
+    batches = batching.batches(source, 1)
     assert next(batches).cis[0].key == "a"
     with pytest.raises(ImportFileError, match=r"cis.csv:3: criticality: Input should be less"):
         next(batches)
@@ -223,11 +223,11 @@ def test_a_bad_row_is_reported_with_its_line_when_batching(tmp_path: Path) -> No
 
 def test_an_adapter_feeds_records_with_any_line_numbers() -> None:
     source = importer.source_from("discovery", [(7, "ci", {"key": "h", "name": "H", "type": "x"})])
-    (batch,) = importer.batches(source, 10)
+    (batch,) = batching.batches(source, 10)
     assert batch.ci_lines == [7] and batch.payload().cis[0].type == "x"
     bad = importer.source_from("discovery", [(3, "relation", {"key": "h"})])
     with pytest.raises(ImportFileError, match="discovery:3: unknown kind 'relation'"):
-        list(importer.batches(bad, 10))
+        list(batching.batches(bad, 10))
 
 
 def test_streamed_files_report_a_total_for_progress(tmp_path: Path) -> None:
