@@ -255,10 +255,11 @@ def import_source(
     """
     totals = ImportTotals()
     try:
-        for batch in batching.prefetched(batching.batches(source, batch_size)):
-            totals.add(batch, _import_batch(db, source.name, batch, actor))
-            if on_batch is not None:
-                on_batch(totals)
+        with batching.fewer_collections():
+            for batch in batching.prefetched(batching.batches(source, batch_size)):
+                totals.add(batch, _import_batch(db, source.name, batch, actor))
+                if on_batch is not None:
+                    on_batch(totals)
     except FlywheelError as exc:
         message = f"{exc.message} (that batch was not written; {totals.committed()})"
         error = InvalidInput if isinstance(exc, InvalidInput) else FlywheelError

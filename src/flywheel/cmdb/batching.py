@@ -10,11 +10,13 @@ ImportFileError naming its line.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import queue
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -190,3 +192,22 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         while thread.is_alive():  # unblock a producer waiting for room, then let it end
             with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.05)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a long import runs.
+
+    An import allocates millions of short-lived objects and keeps a batch of them alive
+    at a time; with the default thresholds the collector keeps rescanning everything
+    (about a third of the import's CPU time, measured). The objects that exist before
+    are long-lived (modules, the engine), so they are frozen out of later collections.
+    """
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)

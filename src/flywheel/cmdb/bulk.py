@@ -82,7 +82,7 @@ def import_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> Impor
     conn, writer = session.connection(), WRITERS[session.get_bind().dialect.name]
     stamp = Stamp(event.seq, actor.name, utcnow())
     created, updated, pools = _upsert_cis(session, writer, batch.cis, rows, stamp)
-    links = _links(writer, conn, batch.relationships, problems)
+    links, valid = _links(writer, conn, batch.relationships, problems)
     rel_created = writer.insert_links(conn, links, stamp)  # also on problems: pools count them
     _check_pools(session, pools, problems)
     if problems:
@@ -92,7 +92,7 @@ def import_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> Impor
         cis_updated=updated,
         cis_unchanged=len(rows) - created - updated,
         relationships_created=rel_created,
-        relationships_unchanged=len(links) - rel_created,
+        relationships_unchanged=valid - rel_created,
         types_created=len(catalog.new_types),
         teams_created=len(catalog.new_teams),
     )
@@ -234,32 +234,44 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 def _links(
     writer: BulkWriter, conn: Connection, rels: list[RelationshipCreate], problems: list[RowProblem]
-) -> list[Link]:
-    """Each relationship by CI ids, checking that both ends exist and fit its type."""
+) -> tuple[list[Link], int]:
+    """Each distinct relationship by CI ids, checking that both ends exist and fit its type.
+
+    Also returns how many rows were valid (a link given twice counts twice).
+    """
     if not rels:
-        return []
+        return [], 0
     keys = {rel.source for rel in rels}
     keys.update(rel.target for rel in rels)
     ids = writer.ci_ids(conn, list(keys))
     links: list[Link] = []
+    seen: set[tuple[int, str, int]] = set()
+    ends: dict[tuple[RelType, str, str], str | None] = {}  # problem by type and end types
+    valid = 0
     for i, rel in enumerate(rels):
         source, target = ids.get(rel.source), ids.get(rel.target)
         if source is None or target is None:
             missing = rel.source if source is None else rel.target
             problems.append(RowProblem("relationships", i, f"no configuration item '{missing}'"))
             continue
+        rel_type = _REL_TYPE[rel.type]
         problem = None
         if rel.type in TYPED_ENDS:
-            problem = check_relationship_ends(rel.type, source[1], target[1])
+            shape = (rel.type, source[1], target[1])
+            if shape not in ends:
+                ends[shape] = check_relationship_ends(*shape)
+            problem = ends[shape]
         if source[0] == target[0]:
             problem = f"'{rel.source}' cannot be related to itself"
         if problem:
             problems.append(RowProblem("relationships", i, problem))
             continue
-        links.append(
-            (source[0], _REL_TYPE[rel.type], target[0], rel.optional, rel.source, rel.target)
-        )
-    return links
+        valid += 1
+        link = (source[0], rel_type, target[0])
+        if link not in seen:
+            seen.add(link)
+            links.append((*link, rel.optional, rel.source, rel.target))
+    return links, valid
 
 
 def _check_pools(session: Session, pools: dict[str, int], problems: list[RowProblem]) -> None:

@@ -29,8 +29,7 @@ WITH new AS (
                           attributes, created_at, updated_at, version)
     SELECT e->>0, e->>1, e->>2, e->>3, e->>4, (e->>5)::int, e->>6, e->>7, (e->>8)::jsonb,
            %(now)s, %(now)s, 1
-    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS x(e, n)
-    ORDER BY n
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
     ON CONFLICT (key) DO NOTHING
     RETURNING c.*
 )
@@ -39,22 +38,19 @@ SELECT %(seq)s, %(now)s, %(actor)s, 'ci.create', key, NULL, NULL,
        jsonb_build_object('key', key, 'name', name, 'type', type, 'environment', environment,
                           'status', status, 'criticality', criticality,
                           'owner_team', owner_team, 'min_up', min_up, 'attributes', attributes)
-FROM new ORDER BY id
+FROM new
 """
 # History takes the keys from the input rather than joining `cis`: right after a bulk load
 # the planner's statistics are stale and it would hash-join a full scan of `cis` per batch.
+# The links come without duplicates (bulk._links drops them), so the join is one to one.
 _INSERT_LINKS = f"""
 WITH given AS MATERIALIZED (
-    SELECT DISTINCT ON (source_id, type, target_id) *
-    FROM (
-        SELECT (e->>0)::int AS source_id, e->>1 AS type, (e->>2)::int AS target_id,
-               (e->>3)::bool AS optional, e->>4 AS source_key, e->>5 AS target_key, n
-        FROM jsonb_array_elements(%(links)s::jsonb) WITH ORDINALITY AS x(e, n)
-    ) AS rows
-    ORDER BY source_id, type, target_id, n
+    SELECT (e->>0)::int AS source_id, e->>1 AS type, (e->>2)::int AS target_id,
+           (e->>3)::bool AS optional, e->>4 AS source_key, e->>5 AS target_key
+    FROM jsonb_array_elements(%(links)s::jsonb) AS e
 ), new AS (
     INSERT INTO ci_relationships AS r (source_id, type, target_id, optional, created_at)
-    SELECT source_id, type, target_id, optional, %(now)s FROM given ORDER BY n
+    SELECT source_id, type, target_id, optional, %(now)s FROM given
     ON CONFLICT (source_id, type, target_id) DO NOTHING
     RETURNING r.id, r.source_id, r.type, r.target_id, r.optional
 )
@@ -63,7 +59,6 @@ SELECT %(seq)s, %(now)s, %(actor)s, 'rel.create', g.source_key, g.target_key, NU
        jsonb_build_object('id', new.id, 'source', g.source_key, 'type', new.type,
                           'target', g.target_key, 'optional', new.optional)
 FROM new JOIN given AS g USING (source_id, type, target_id)
-ORDER BY new.id
 """
 _BY_KEYS = " FROM cis WHERE key = ANY(%s::text[])"
 
