@@ -270,7 +270,8 @@ def import_source(
 def _import_batch(db: Database, name: str, batch: batching.Batch, actor: Actor) -> ImportResult:
     with db.session(write=True) as session:
         try:
-            result = bulk.import_batch(session, actor=actor, batch=batch.payload())
+            # a file import can be run again, so it does not wait for each commit's flush
+            result = bulk.import_batch(session, actor=actor, batch=batch.payload(), durable=False)
         except bulk.ImportRejected as exc:
             shown = [
                 f"{name}:{batch.line_of(p.section, p.index)}: {p.message}" for p in exc.problems

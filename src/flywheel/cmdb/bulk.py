@@ -57,8 +57,14 @@ class ImportRejected(InvalidInput):
         self.problems = problems
 
 
-def import_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> ImportResult:
-    """Upsert a batch by key in the caller's transaction; any bad row rejects all of it."""
+def import_batch(
+    session: Session, *, actor: Actor, batch: ImportBatch, durable: bool = True
+) -> ImportResult:
+    """Upsert a batch by key in the caller's transaction; any bad row rejects all of it.
+
+    `durable=False` (bulk loads that can simply be run again) lets the commit return
+    before the database has flushed it to disk.
+    """
     problems: list[RowProblem] = []
     catalog = bulk_catalog.check(session, batch, problems)
     rows = _ci_rows(batch.cis, catalog, problems)
@@ -80,6 +86,8 @@ def import_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> Impor
         },
     )
     conn, writer = session.connection(), WRITERS[session.get_bind().dialect.name]
+    if not durable:
+        writer.relax_commit(conn)
     stamp = Stamp(event.seq, actor.name, utcnow())
     created, updated, pools = _upsert_cis(session, writer, batch.cis, rows, stamp)
     links, valid = _links(writer, conn, batch.relationships, problems)

@@ -60,6 +60,10 @@ def _max_id(cursor: Any, table: str) -> int:
     return int(cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
 
 
+def relax_commit(conn: Connection) -> None:
+    """Nothing to do: the database's synchronous setting (NORMAL in WAL mode) decides."""
+
+
 def ci_ids(conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
     """Id and type of each CI whose key is given."""
     rows = _driver(conn).execute("SELECT key, id, type" + _BY_KEYS, (json.dumps(keys),))

@@ -46,6 +46,10 @@ class Stamp:
 class BulkWriter(Protocol):
     """Reads and writes of bulk import on one backend, inside the caller's transaction."""
 
+    def relax_commit(self, conn: Connection) -> None:
+        """Let this transaction's commit return before its log reaches the disk."""
+        ...
+
     def ci_ids(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
         """Id and type of each CI whose key is given (unknown keys are left out)."""
         ...
