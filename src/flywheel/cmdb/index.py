@@ -197,7 +197,9 @@ def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> Impac
     idx = index_for(session)
     with idx.lock:
         idx.sync(session)
-        result = idx.graph.impact(_ids(idx.graph, keys), top_tenants=top_tenants)
+        result = idx.graph.impact(
+            _ids(idx.graph, keys), top_tenants=top_tenants, list_impaired=MAX_IMPAIRED_LISTED
+        )
     names = _names(session, [t.ci_id for t in result.top_tenants])
     services = [
         ServiceImpactOut(
@@ -218,9 +220,9 @@ def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> Impac
             ImpairedOut(
                 key=c.key, type=c.ci_type, status=c.status.value, redundancy_left=c.redundancy_left
             )
-            for c in result.impaired[:MAX_IMPAIRED_LISTED]
+            for c in result.impaired
         ],
-        impaired_count=len(result.impaired),
+        impaired_count=result.impaired_count,
         tenants_affected=result.tenants_affected,
         top_tenants=[
             TenantOut(key=t.key, name=names.get(t.ci_id, t.key), criticality=t.criticality)
