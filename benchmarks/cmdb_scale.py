@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 
 from flywheel import migrate
 from flywheel.auth.actor import system_actor
-from flywheel.cli.cmdb_commands import ImportTotals, import_source
 from flywheel.cmdb import importer, service
+from flywheel.cmdb.loader import ImportTotals, import_source
 from flywheel.cmdb.models import ConfigurationItem, Relationship
 from flywheel.config import Settings
 from flywheel.db import Database

@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -16,14 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flywheel.auth.actor import Actor
 from flywheel.cli.common import cli_actor, console, database, write_session
-from flywheel.cmdb import batching, bulk, exporter, importer, service
+from flywheel.cmdb import batching, exporter, importer, service
+from flywheel.cmdb.loader import ImportTotals, import_source
 from flywheel.cmdb.models import CmdbChange
-from flywheel.cmdb.schemas import CICreate, ImpactOut, ImportResult, RelationshipCreate
+from flywheel.cmdb.schemas import CICreate, ImpactOut, RelationshipCreate
 from flywheel.cmdb.vocabulary import Lifecycle, RelType
-from flywheel.db import Database
-from flywheel.errors import FlywheelError, InvalidInput
+from flywheel.errors import InvalidInput
 
 app = typer.Typer(
     help="Configuration items, relationships and impact analysis.", no_args_is_help=True
@@ -211,75 +209,6 @@ def deps(
     for dep in result.dependencies:
         table.add_row(str(dep.depth), escape(dep.key), dep.type)
     console.print(table if result.dependencies else f"{escape(key)} needs nothing")
-
-
-@dataclass
-class ImportTotals:
-    """What an import has committed so far."""
-
-    batches: int = 0
-    rows: int = 0
-    cis_created: int = 0
-    cis_updated: int = 0
-    cis_unchanged: int = 0
-    relationships_created: int = 0
-    relationships_unchanged: int = 0
-    types_created: int = 0
-    teams_created: int = 0
-
-    def add(self, batch: batching.Batch, result: ImportResult) -> None:
-        """Count one committed batch."""
-        self.batches += 1
-        self.rows += len(batch)
-        for f in fields(self)[2:]:
-            setattr(self, f.name, getattr(self, f.name) + getattr(result, f.name))
-
-    def committed(self) -> str:
-        """What stays committed after a failure."""
-        if not self.batches:
-            return "nothing was imported"
-        return f"{self.batches} earlier batch(es) with {self.rows:,} rows stay committed"
-
-
-def import_source(
-    db: Database,
-    source: importer.Source,
-    *,
-    actor: Actor,
-    batch_size: int = 5000,
-    on_batch: Callable[[ImportTotals], None] | None = None,
-) -> ImportTotals:
-    """Import a source in batches, one transaction each; a bad row stops it, naming its line.
-
-    The next batches are read and validated in a background thread while one is written.
-    """
-    totals = ImportTotals()
-    try:
-        with batching.fewer_collections():
-            for batch in batching.prefetched(batching.batches(source, batch_size)):
-                totals.add(batch, _import_batch(db, source.name, batch, actor))
-                if on_batch is not None:
-                    on_batch(totals)
-    except FlywheelError as exc:
-        message = f"{exc.message} (that batch was not written; {totals.committed()})"
-        error = InvalidInput if isinstance(exc, InvalidInput) else FlywheelError
-        raise error(message, details=exc.details) from exc
-    return totals
-
-
-def _import_batch(db: Database, name: str, batch: batching.Batch, actor: Actor) -> ImportResult:
-    with db.session(write=True) as session:
-        try:
-            # a file import can be run again, so it does not wait for each commit's flush
-            result = bulk.import_batch(session, actor=actor, batch=batch.payload(), durable=False)
-        except bulk.ImportRejected as exc:
-            shown = [
-                f"{name}:{batch.line_of(p.section, p.index)}: {p.message}" for p in exc.problems
-            ]
-            more = f" (+{len(shown) - 5} more)" if len(shown) > 5 else ""
-            raise InvalidInput("; ".join(shown[:5]) + more, details=exc.details) from exc
-        session.commit()
-    return result
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import json
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -153,7 +153,7 @@ def _ordered(source: Source) -> Iterator[Record]:
             yield Record(line, "relationship", data)
 
 
-def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetched(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
     """The items, produced up to `depth` ahead by a background thread.
 
     An import reads and validates the next batches while the current one is written:

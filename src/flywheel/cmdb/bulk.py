@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select
@@ -23,7 +24,7 @@ from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
 from flywheel.cmdb import bulk_catalog, bulk_postgres, bulk_sqlite
 from flywheel.cmdb.bulk_catalog import Catalog, RowProblem
-from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, BulkWriter, CIRow, Link, Stamp
+from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, BulkWriter, CIRow, Link, StagedLinks, Stamp
 from flywheel.cmdb.models import CmdbChange, ConfigurationItem, Relationship
 from flywheel.cmdb.schemas import CICreate, ImportBatch, ImportResult, RelationshipCreate
 from flywheel.cmdb.validation import check_attributes, check_min_up
@@ -31,7 +32,7 @@ from flywheel.cmdb.vocabulary import TYPED_ENDS, Lifecycle, RelType, check_relat
 from flywheel.db import utcnow
 from flywheel.errors import InvalidInput, StaleVersion
 
-__all__ = ["ImportRejected", "RowProblem", "import_batch"]
+__all__ = ["ImportRejected", "RowProblem", "Staged", "finish", "import_batch", "stage"]
 
 WRITERS: dict[str, BulkWriter] = {"sqlite": bulk_sqlite, "postgresql": bulk_postgres}
 _CHUNK = 900  # keeps IN lists within every backend's parameter limit
@@ -57,6 +58,19 @@ class ImportRejected(InvalidInput):
         self.problems = problems
 
 
+@dataclass
+class Staged:
+    """A checked batch and what could be written before its audit event."""
+
+    actor: Actor
+    batch: ImportBatch
+    catalog: Catalog
+    rows: list[CIRow]
+    digest: str
+    links: StagedLinks = None  # the links a relationships-only batch has written
+    valid_links: int = 0
+
+
 def import_batch(
     session: Session, *, actor: Actor, batch: ImportBatch, durable: bool = True
 ) -> ImportResult:
@@ -65,12 +79,35 @@ def import_batch(
     `durable=False` (bulk loads that can simply be run again) lets the commit return
     before the database has flushed it to disk.
     """
+    return finish(session, stage(session, actor=actor, batch=batch), durable=durable)
+
+
+def stage(session: Session, *, actor: Actor, batch: ImportBatch) -> Staged:
+    """Check a batch; a batch of relationships only also writes its new links now.
+
+    Nothing here takes the audit chain's lock, so one session can stage a batch while
+    another finishes the batch before it. The links are written in the caller's
+    transaction; finish() adds their history (which needs the audit event).
+    """
     problems: list[RowProblem] = []
     catalog = bulk_catalog.check(session, batch, problems)
     rows = _ci_rows(batch.cis, catalog, problems)
     if problems:
         raise ImportRejected(problems)
-    bulk_catalog.create(session, actor=actor, catalog=catalog)
+    staged = Staged(actor, batch, catalog, rows, _digest(batch, rows))
+    if batch.relationships and not (batch.cis or batch.types or batch.teams):
+        conn, writer = session.connection(), _writer(session)
+        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        if problems:
+            raise ImportRejected(problems)
+        staged.links = writer.stage_links(conn, links)
+    return staged
+
+
+def finish(session: Session, staged: Staged, *, durable: bool = True) -> ImportResult:
+    """Write the rest of a staged batch under its audit event; problems reject it all."""
+    batch, actor = staged.batch, staged.actor
+    bulk_catalog.create(session, actor=actor, catalog=staged.catalog)
     event = audit.record(
         session,
         actor=actor,
@@ -82,28 +119,37 @@ def import_batch(
             "teams": len(batch.teams),
             "cis": len(batch.cis),
             "relationships": len(batch.relationships),
-            "sha256": _digest(batch, rows),
+            "sha256": staged.digest,
         },
     )
-    conn, writer = session.connection(), WRITERS[session.get_bind().dialect.name]
+    conn, writer = session.connection(), _writer(session)
     if not durable:
         writer.relax_commit(conn)
     stamp = Stamp(event.seq, actor.name, utcnow())
-    created, updated, pools = _upsert_cis(session, writer, batch.cis, rows, stamp)
-    links, valid = _links(writer, conn, batch.relationships, problems)
-    rel_created = writer.insert_links(conn, links, stamp)  # also on problems: pools count them
+    created = updated = 0
+    pools: dict[str, int] = {}
+    problems: list[RowProblem] = []
+    if staged.links is None:
+        created, updated, pools = _upsert_cis(session, writer, batch.cis, staged.rows, stamp)
+        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        staged.links = writer.stage_links(conn, links)  # also on problems: pools count them
+    rel_created = writer.link_history(conn, staged.links, stamp)
     _check_pools(session, pools, problems)
     if problems:
         raise ImportRejected(problems)
     return ImportResult(
         cis_created=created,
         cis_updated=updated,
-        cis_unchanged=len(rows) - created - updated,
+        cis_unchanged=len(staged.rows) - created - updated,
         relationships_created=rel_created,
-        relationships_unchanged=valid - rel_created,
-        types_created=len(catalog.new_types),
-        teams_created=len(catalog.new_teams),
+        relationships_unchanged=staged.valid_links - rel_created,
+        types_created=len(staged.catalog.new_types),
+        teams_created=len(staged.catalog.new_teams),
     )
+
+
+def _writer(session: Session) -> BulkWriter:
+    return WRITERS[session.get_bind().dialect.name]
 
 
 def _ci_rows(cis: list[CICreate], catalog: Catalog, problems: list[RowProblem]) -> list[CIRow]:

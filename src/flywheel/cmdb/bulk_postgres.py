@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, CIRow, Link, Stamp
+from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, CIRow, Link, StagedLinks, Stamp
 from flywheel.errors import Conflict
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -40,25 +40,36 @@ SELECT %(seq)s, %(now)s, %(actor)s, 'ci.create', key, NULL, NULL,
                           'owner_team', owner_team, 'min_up', min_up, 'attributes', attributes)
 FROM new
 """
-# History takes the keys from the input rather than joining `cis`: right after a bulk load
-# the planner's statistics are stale and it would hash-join a full scan of `cis` per batch.
-# The links come without duplicates (bulk._links drops them), so the join is one to one.
-_INSERT_LINKS = f"""
+# The keys for history come from the input rather than from joining `cis`: right after a
+# bulk load the planner's statistics are stale and it would hash-join a full scan of
+# `cis` per batch. The links come without duplicates (bulk._links drops them), so the
+# join back to the input is one to one. New links wait in a temporary table for their
+# history, which can only be written once the batch has its audit event.
+_STAGE_TABLE = (
+    "CREATE TEMPORARY TABLE cmdb_staged_links (id int, type text, optional bool,"
+    " source_key text, target_key text) ON COMMIT DROP"
+)
+_STAGE_LINKS = """
 WITH given AS MATERIALIZED (
     SELECT (e->>0)::int AS source_id, e->>1 AS type, (e->>2)::int AS target_id,
            (e->>3)::bool AS optional, e->>4 AS source_key, e->>5 AS target_key
     FROM jsonb_array_elements(%(links)s::jsonb) AS e
 ), new AS (
     INSERT INTO ci_relationships AS r (source_id, type, target_id, optional, created_at)
-    SELECT source_id, type, target_id, optional, %(now)s FROM given
+    SELECT source_id, type, target_id, optional, now() FROM given
     ON CONFLICT (source_id, type, target_id) DO NOTHING
     RETURNING r.id, r.source_id, r.type, r.target_id, r.optional
 )
-{_HISTORY}
-SELECT %(seq)s, %(now)s, %(actor)s, 'rel.create', g.source_key, g.target_key, NULL,
-       jsonb_build_object('id', new.id, 'source', g.source_key, 'type', new.type,
-                          'target', g.target_key, 'optional', new.optional)
+INSERT INTO cmdb_staged_links
+SELECT new.id, new.type, new.optional, g.source_key, g.target_key
 FROM new JOIN given AS g USING (source_id, type, target_id)
+"""
+_LINK_HISTORY = f"""
+{_HISTORY}
+SELECT %(seq)s, %(now)s, %(actor)s, 'rel.create', source_key, target_key, NULL,
+       jsonb_build_object('id', id, 'source', source_key, 'type', type,
+                          'target', target_key, 'optional', optional)
+FROM cmdb_staged_links ORDER BY id
 """
 _BY_KEYS = " FROM cis WHERE key = ANY(%s::text[])"
 
@@ -105,10 +116,20 @@ def insert_cis(conn: Connection, rows: list[CIRow], stamp: Stamp) -> int:
     return inserted
 
 
-def insert_links(conn: Connection, links: list[Link], stamp: Stamp) -> int:
-    """Insert the links not stored yet and their history in one statement."""
+def stage_links(conn: Connection, links: list[Link]) -> StagedLinks:
+    """Insert the links not stored yet, noting the new ones in a temporary table."""
     if not links:
+        return None
+    with _cursor(conn) as cursor:
+        cursor.execute(_STAGE_TABLE)
+        cursor.execute(_STAGE_LINKS, {"links": _ENCODE(links)})
+        return int(cursor.rowcount)
+
+
+def link_history(conn: Connection, staged: StagedLinks, stamp: Stamp) -> int:
+    """History for the links stage_links noted (its table goes at commit)."""
+    if staged is None:
         return 0
     with _cursor(conn) as cursor:
-        cursor.execute(_INSERT_LINKS, {"links": _ENCODE(links)} | _stamped(stamp))
+        cursor.execute(_LINK_HISTORY, _stamped(stamp))
         return int(cursor.rowcount)

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, CIRow, Link, Stamp
+from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, CIRow, Link, StagedLinks, Stamp
 from flywheel.cmdb.models import ConfigurationItem
+from flywheel.db import utcnow
 
 _INSERT_CI = (
     "INSERT INTO cis (key, name, type, environment, status, criticality, owner_team, min_up,"
@@ -89,13 +90,22 @@ def insert_cis(conn: Connection, rows: list[CIRow], stamp: Stamp) -> int:
     return int(cursor.rowcount)
 
 
-def insert_links(conn: Connection, links: list[Link], stamp: Stamp) -> int:
-    """Insert the links not stored yet, then their history from what was inserted."""
+def stage_links(conn: Connection, links: list[Link]) -> StagedLinks:
+    """Insert the links not stored yet (executemany); the largest id before them."""
     if not links:
-        return 0
-    now = _stored(conn, stamp.now)
+        return None
     cursor = _driver(conn).cursor()
     first = _max_id(cursor, "ci_relationships")
+    now = _stored(conn, utcnow())
     cursor.executemany(_INSERT_LINK, [(s, t, d, o, now) for s, t, d, o, _, _ in links])
-    cursor.execute(_LINK_HISTORY, (stamp.audit_seq, now, stamp.actor, first))
+    return first
+
+
+def link_history(conn: Connection, staged: StagedLinks, stamp: Stamp) -> int:
+    """History for the links inserted after the id stage_links noted."""
+    if staged is None:
+        return 0
+    cursor = _driver(conn).cursor()
+    now = _stored(conn, stamp.now)
+    cursor.execute(_LINK_HISTORY, (stamp.audit_seq, now, stamp.actor, staged))
     return int(cursor.rowcount)

@@ -3,7 +3,8 @@
 The writers take rows that are validated already and write them with the driver's
 fastest path. Each writes the history rows (`cmdb_changes`, which the graph index
 follows) in SQL from the rows it has just inserted, so no per-row history is built
-in Python.
+in Python. Links are written in two steps: the rows (which needs no audit event, so
+it can overlap with another transaction finishing), then their history.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy import Connection
 CIRow = tuple[str, str, str, str, str, int, str | None, str | None, str]
 # source id, relationship type, target id, optional, source key, target key
 Link = tuple[int, str, int, bool, str, str]
+# what stage_links hands to link_history (None: no links)
+StagedLinks = int | None
 # the columns find_cis returns, in order (attributes decoded)
 FOUND_COLUMNS = (
     "id",
@@ -62,6 +65,10 @@ class BulkWriter(Protocol):
         """Insert new CIs with a `ci.create` history row each; how many were inserted."""
         ...
 
-    def insert_links(self, conn: Connection, links: list[Link], stamp: Stamp) -> int:
-        """Insert the links not stored yet with a `rel.create` history row each; how many."""
+    def stage_links(self, conn: Connection, links: list[Link]) -> StagedLinks:
+        """Insert the links not stored yet; what link_history needs to find them."""
+        ...
+
+    def link_history(self, conn: Connection, staged: StagedLinks, stamp: Stamp) -> int:
+        """A `rel.create` history row for each link staged; how many links were new."""
         ...
