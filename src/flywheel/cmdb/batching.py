@@ -18,6 +18,7 @@ import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -47,6 +48,7 @@ _ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
 }
 
 T = TypeVar("T")
+_LINE, _DATA = itemgetter(0), itemgetter(2)  # of a Record
 
 
 @dataclass
@@ -101,10 +103,13 @@ def batches(source: Source, size: int) -> Iterator[Batch]:
     batch sees only some members and rejects the pool's min_up as larger than the pool.
     """
     pending: list[Record] = []
+    pending_links = False
     for record in _ordered(source):
-        if pending and (record.kind == "relationship") != (pending[-1].kind == "relationship"):
+        links = record.kind == "relationship"
+        if links is not pending_links and pending:
             yield _validated(source.name, pending)
             pending = []
+        pending_links = links
         pending.append(record)
         if len(pending) >= size:
             yield _validated(source.name, pending)
@@ -116,17 +121,18 @@ def batches(source: Source, size: int) -> Iterator[Batch]:
 def _validated(name: str, records: list[Record]) -> Batch:
     """The records as a Batch, each section validated in one call."""
     batch = Batch()
+    kinds = {r.kind for r in records}
     for kind in KINDS:
-        of_kind = [r for r in records if r.kind == kind]
-        if not of_kind:
+        if kind not in kinds:
             continue
+        of_kind = records if len(kinds) == 1 else [r for r in records if r.kind == kind]
         try:
-            rows = _ADAPTERS[kind].validate_python([r.data for r in of_kind])
+            rows = _ADAPTERS[kind].validate_python(list(map(_DATA, of_kind)))
         except ValidationError as exc:
             raise _row_error(name, of_kind, exc) from exc
         section = SECTION_OF[kind]
         setattr(batch, section, rows)
-        batch.lines[section] = [r.line for r in of_kind]
+        batch.lines[section] = list(map(_LINE, of_kind))
     return batch
 
 

@@ -13,6 +13,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
@@ -204,6 +205,9 @@ def _attr_column(kind: Kind, column: str) -> bool:
     return kind == "ci" and column.startswith(ATTR_PREFIX) and len(column) > len(ATTR_PREFIX)
 
 
+_FILLED = itemgetter(1)  # a (column, cell) pair whose cell is not empty
+
+
 class _CsvRow:
     """Turns CSV cells into a record's fields; empty cells are left out, attr.* nest."""
 
@@ -216,7 +220,7 @@ class _CsvRow:
         if len(row) != self.width:
             message = f"{len(row)} cells but the header has {self.width}"
             raise ImportFileError(self.name, line, message)
-        data: dict[str, Any] = {h: cell for h, cell in zip(self.header, row, strict=True) if cell}
+        data: dict[str, Any] = dict(filter(_FILLED, zip(self.header, row, strict=True)))
         if self.attrs:
             attributes = {a: cell_value(data.pop(h)) for h, a in self.attrs if h in data}
             if attributes:
