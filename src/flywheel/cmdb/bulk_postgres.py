@@ -71,7 +71,8 @@ SELECT %(seq)s, %(now)s, %(actor)s, 'rel.create', source_key, target_key, NULL,
                           'target', target_key, 'optional', optional)
 FROM cmdb_staged_links ORDER BY id
 """
-_BY_KEYS = " FROM cis WHERE key = ANY(%s::text[])"
+# keys as one JSON text: the driver would quote a list of strings element by element
+_BY_KEYS = " FROM cis WHERE key = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
 
 
 def _cursor(conn: Connection) -> Any:
@@ -93,14 +94,14 @@ def relax_commit(conn: Connection) -> None:
 def ci_ids(conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
     """Id and type of each CI whose key is given."""
     with _cursor(conn) as cursor:
-        cursor.execute("SELECT key, id, type" + _BY_KEYS, (keys,))
+        cursor.execute("SELECT key, id, type" + _BY_KEYS, (_ENCODE(keys),))
         return {key: (ci_id, ci_type) for key, ci_id, ci_type in cursor}
 
 
 def find_cis(conn: Connection, keys: list[str]) -> list[tuple[Any, ...]]:
     """The FOUND_COLUMNS of each CI whose key is given."""
     with _cursor(conn) as cursor:
-        cursor.execute(f"SELECT {', '.join(FOUND_COLUMNS)}{_BY_KEYS}", (keys,))
+        cursor.execute(f"SELECT {', '.join(FOUND_COLUMNS)}{_BY_KEYS}", (_ENCODE(keys),))
         return list(cursor.fetchall())
 
 
