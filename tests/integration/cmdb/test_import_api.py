@@ -220,3 +220,28 @@ def test_min_up_counts_stored_members_and_the_batch_members_once(
     assert response.status_code == 422, response.text
     assert "min_up 4 of 'pool' is larger than the pool: it has 3 members" in response.text
     assert client.get("/api/v1/cis/pool", headers=headers).json()["min_up"] == "3"
+
+
+def test_a_pool_sent_again_unchanged_is_not_rechecked(client: TestClient, db: Database) -> None:
+    headers = make_person(db, Role.OPERATOR).headers
+    pool = {"key": "pool", "name": "Pool", "type": "service_pool", "min_up": "2"}
+    batch = {
+        "cis": [pool, *[{"key": f"i{n}", "name": f"I{n}", "type": "instance"} for n in (1, 2)]],
+        "relationships": [
+            {"source": f"i{n}", "type": "member_of", "target": "pool"} for n in (1, 2)
+        ],
+    }
+    assert client.post("/api/v1/cmdb/import", json=batch, headers=headers).status_code == 200
+    links = client.get("/api/v1/cis/pool/relationships", headers=headers).json()
+    gone = client.delete(f"/api/v1/relationships/{links[0]['id']}", headers=headers)
+    assert gone.status_code == 204
+    # a discovery run sends the pool as it was; its min_up did not change, so the batch
+    # is not rejected for a member that was removed meanwhile
+    again = client.post("/api/v1/cmdb/import", json={"cis": [pool]}, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["cis_unchanged"] == 1
+    raised = client.post(
+        "/api/v1/cmdb/import", json={"cis": [{**pool, "min_up": "3"}]}, headers=headers
+    )
+    assert raised.status_code == 422
+    assert "min_up 3 of 'pool' is larger than the pool: it has 1 members" in raised.text
