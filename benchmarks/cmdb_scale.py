@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from flywheel import migrate
 from flywheel.auth.actor import system_actor
-from flywheel.cli.cmdb_commands import ImportTotals, import_source
 from flywheel.cmdb import importer, service
+from flywheel.cmdb.loader import ImportTotals, import_source
 from flywheel.cmdb.models import ConfigurationItem, Relationship
 from flywheel.config import Settings
 from flywheel.db import Database
@@ -305,13 +305,44 @@ def counts(db: Database) -> dict[str, int]:
     return {"cis": int(found_cis), "relationships": int(found_rels)}
 
 
+def server_cpu_s(db: Database) -> float | None:
+    """CPU seconds the PostgreSQL backends of this benchmark's database have used so far.
+
+    Read from /proc, so only when the server runs on this machine (None otherwise).
+    """
+    if db.dialect != "postgresql":
+        return None
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    with db.engine.connect() as conn:
+        pids = conn.execute(query).scalars().all()
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return round(total, 1)
+
+
 def run_backend(url: str, paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     """Migrate, import, query, measure: the child process's whole job."""
     migrate.upgrade(url)
     with tempfile.TemporaryDirectory(prefix="flywheel-bench-home-") as home:
         db = Database(url, Settings(home=Path(home), database_url=url, secret_key="bench"))
         try:
+            load_before, cpu_before = round(os.getloadavg()[0], 2), time.process_time()
+            server_before = server_cpu_s(db)
             result = import_files(db, paths, args.batch_size)
+            server_after = server_cpu_s(db)
+            # CPU the import needed, whatever else the machine was doing meanwhile
+            result["import_cpu_s"] = {
+                "client": round(time.process_time() - cpu_before, 1),
+                "server": None
+                if server_before is None or server_after is None
+                else round(server_after - server_before, 1),
+            }
+            result["load_avg_1m"] = {"start": load_before, "end": round(os.getloadavg()[0], 2)}
             result |= run_queries(db, Plan.at(args.scale), args.queries, args.seed)
             result["stored"] = counts(db)
         finally:

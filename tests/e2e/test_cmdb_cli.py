@@ -15,15 +15,26 @@ from tests.e2e.conftest import Cli
 from tests.support import fresh_postgres_database, postgres_server_url
 
 ESTATE = """\
+types:
+  - name: payment_gateway
+    description: A payment provider's endpoint
+    attribute_schema:
+      type: object
+      properties: {region: {type: string}}
+      required: [region]
+teams:
+  - {key: payments, name: Payments team, description: Owns checkout}
 cis:
-  - {key: shop, name: Storefront, type: business_service, criticality: 1}
+  - {key: shop, name: Storefront, type: business_service, criticality: 1, owner_team: payments}
   - {key: web-pool, name: Web pool, type: service_pool, min_up: 2}
   - {key: pay, name: Payments, type: external_service}
+  - {key: gw-eu, name: EU gateway, type: payment_gateway, attributes: {region: eu}}
   - {key: t-anna, name: Anna's shop, type: tenant, criticality: 1}
   - {key: t-bob, name: Bob's shop, type: tenant, criticality: 2}
 relationships:
   - {source: shop, type: depends_on, target: web-pool}
   - {source: shop, type: depends_on, target: pay, optional: true}
+  - {source: pay, type: depends_on, target: gw-eu}
   - {source: t-anna, type: uses, target: shop}
   - {source: t-bob, type: uses, target: shop}
 """
@@ -134,13 +145,14 @@ def test_bad_cli_input_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
 def test_import_yaml_and_csv_then_reimport_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     load_estate(cli, tmp_path)
     again = one_line(cli("cmdb", "import", str(tmp_path / "estate.yaml")).stdout)
-    assert "CIs: 0 created, 0 updated, 5 unchanged" in again
-    assert "relationships: 0 created, 4 unchanged" in again
+    assert "CIs: 0 created, 0 updated, 6 unchanged" in again
+    assert "relationships: 0 created, 5 unchanged" in again
+    assert "CI types" not in again, "types and teams that exist are not created again"
     links = one_line(cli("cmdb", "import", str(tmp_path / "links.csv")).stdout)
     assert "relationships: 0 created, 6 unchanged" in links
     shown = cli("cmdb", "ci", "show", "h1").stdout
     assert '"rack": 12' in shown and '"ssd": true' in shown and '"serial": "007"' in shown
-    assert count_cis(cli.env["FLYWHEEL_DATABASE_URL"]) == 11
+    assert count_cis(cli.env["FLYWHEEL_DATABASE_URL"]) == 12
 
 
 def test_a_bad_row_names_file_and_line_and_its_batch_is_not_written(
@@ -156,6 +168,10 @@ def test_a_bad_row_names_file_and_line_and_its_batch_is_not_written(
     assert "2 earlier batch(es) with 4 rows stay committed" in message
     assert "Traceback" not in result.stderr
     assert count_cis(cli.env["FLYWHEEL_DATABASE_URL"]) == 4
+    ghost_team = tmp_path / "owned.csv"
+    ghost_team.write_text("key,name,type,owner_team\nh9,Host 9,host,ghost\n", encoding="utf-8")
+    orphan = one_line(cli("cmdb", "import", str(ghost_team), check=False).stderr)
+    assert f"{ghost_team}:2: unknown owner_team 'ghost' (create the team or list it" in orphan
     invalid = tmp_path / "invalid.jsonl"
     invalid.write_text('{"key": "a", "name": "A", "type": "host", "criticality": 9}\n')
     rejected = one_line(cli("cmdb", "import", str(invalid), check=False).stderr)
@@ -166,13 +182,18 @@ def test_export_then_import_into_a_fresh_database_round_trips(cli: Cli, tmp_path
     load_estate(cli, tmp_path)
     exported = cli("cmdb", "export").stdout
     assert "key: h1" in exported and "serial: '007'" in exported
+    assert exported.startswith("types:\n- name: payment_gateway\n")
+    assert "teams:\n- key: payments\n  name: Payments team\n  description: Owns checkout\n" in (
+        exported
+    )
     (tmp_path / "out.yaml").write_text(exported, encoding="utf-8")
-    cli("cmdb", "export", "--format", "csv", "--output", str(tmp_path / "out.csv"))
+    wrote = cli("cmdb", "export", "--format", "csv", "--output", str(tmp_path / "out.csv"))
+    assert "out.types.csv" in one_line(wrote.stdout) and "in this order" in one_line(wrote.stdout)
     cli("cmdb", "export", "--output", str(tmp_path / "out.jsonl"))
     cli("cmdb", "export", "--output", str(tmp_path / "out.json"))
     files = {
         "yaml": ["out.yaml"],
-        "csv": ["out.csv", "out.relationships.csv"],
+        "csv": ["out.types.csv", "out.teams.csv", "out.csv", "out.relationships.csv"],
         "jsonl": ["out.jsonl"],
         "json": ["out.json"],
     }
@@ -182,6 +203,8 @@ def test_export_then_import_into_a_fresh_database_round_trips(cli: Cli, tmp_path
             for name in names:
                 fresh("cmdb", "import", str(tmp_path / name))
             assert fresh("cmdb", "export").stdout == exported, fmt
+            shown = fresh("cmdb", "ci", "show", "web-pool").stdout
+            assert "min_up" in shown and " 2" in shown, fmt
     tenants = cli("cmdb", "export", "--format", "json", "--type", "tenant").stdout
     assert [c["key"] for c in json.loads(tenants)["cis"]] == ["t-anna", "t-bob"]
     assert len(json.loads(tenants)["relationships"]) == 2

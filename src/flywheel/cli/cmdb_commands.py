@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -16,14 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flywheel.auth.actor import Actor
 from flywheel.cli.common import cli_actor, console, database, write_session
-from flywheel.cmdb import bulk, exporter, importer, service
+from flywheel.cmdb import batching, exporter, importer, service
+from flywheel.cmdb.loader import ImportTotals, import_source
 from flywheel.cmdb.models import CmdbChange
-from flywheel.cmdb.schemas import CICreate, ImpactOut, ImportResult, RelationshipCreate
+from flywheel.cmdb.schemas import CICreate, ImpactOut, RelationshipCreate
 from flywheel.cmdb.vocabulary import Lifecycle, RelType
-from flywheel.db import Database
-from flywheel.errors import FlywheelError, InvalidInput
+from flywheel.errors import InvalidInput
 
 app = typer.Typer(
     help="Configuration items, relationships and impact analysis.", no_args_is_help=True
@@ -41,7 +39,7 @@ def _validated(model: type[M], **values: object) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise InvalidInput(importer.describe(exc)) from exc
+        raise InvalidInput(batching.describe(exc)) from exc
 
 
 def _attributes(pairs: list[str]) -> dict[str, Any]:
@@ -213,68 +211,6 @@ def deps(
     console.print(table if result.dependencies else f"{escape(key)} needs nothing")
 
 
-@dataclass
-class ImportTotals:
-    """What an import has committed so far."""
-
-    batches: int = 0
-    rows: int = 0
-    cis_created: int = 0
-    cis_updated: int = 0
-    cis_unchanged: int = 0
-    relationships_created: int = 0
-    relationships_unchanged: int = 0
-
-    def add(self, batch: importer.Batch, result: ImportResult) -> None:
-        """Count one committed batch."""
-        self.batches += 1
-        self.rows += len(batch)
-        for f in fields(self)[2:]:
-            setattr(self, f.name, getattr(self, f.name) + getattr(result, f.name))
-
-    def committed(self) -> str:
-        """What stays committed after a failure."""
-        if not self.batches:
-            return "nothing was imported"
-        return f"{self.batches} earlier batch(es) with {self.rows:,} rows stay committed"
-
-
-def import_source(
-    db: Database,
-    source: importer.Source,
-    *,
-    actor: Actor,
-    batch_size: int = 5000,
-    on_batch: Callable[[ImportTotals], None] | None = None,
-) -> ImportTotals:
-    """Import a source in batches, one transaction each; a bad row stops it, naming its line."""
-    totals = ImportTotals()
-    try:
-        for batch in importer.batches(source, batch_size):
-            totals.add(batch, _import_batch(db, source.name, batch, actor))
-            if on_batch is not None:
-                on_batch(totals)
-    except FlywheelError as exc:
-        message = f"{exc.message} (that batch was not written; {totals.committed()})"
-        error = InvalidInput if isinstance(exc, InvalidInput) else FlywheelError
-        raise error(message, details=exc.details) from exc
-    return totals
-
-
-def _import_batch(db: Database, name: str, batch: importer.Batch, actor: Actor) -> ImportResult:
-    with db.session(write=True) as session:
-        try:
-            result = bulk.import_batch(session, actor=actor, batch=batch.payload())
-        except bulk.ImportRejected as exc:
-            shown = [
-                f"{name}:{batch.line_of(p.section, p.index)}: {p.message}" for p in exc.problems
-            ]
-            more = f" (+{len(shown) - 5} more)" if len(shown) > 5 else ""
-            raise InvalidInput("; ".join(shown[:5]) + more, details=exc.details) from exc
-        session.commit()
-    return result
-
-
 @contextmanager
 def _progress(total: int | None) -> Iterator[Callable[[ImportTotals], None]]:
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -289,7 +225,7 @@ def import_file(
     fmt: str | None = typer.Option(None, "--format", help="yaml, json, jsonl or csv."),
     batch_size: int = typer.Option(5000, "--batch-size", min=1, max=MAX_BATCH),
 ) -> None:
-    """Upsert CIs and relationships by key: CIs first, one transaction per batch."""
+    """Upsert CI types, teams, CIs and relationships by key, one transaction per batch."""
     source = importer.read_file(path, fmt)
     with database() as db, _progress(source.total) as advance:
         totals = import_source(
@@ -303,6 +239,10 @@ def import_file(
         f"{totals.cis_unchanged:,} unchanged; relationships: {totals.relationships_created:,} "
         f"created, {totals.relationships_unchanged:,} unchanged"
     )
+    if totals.types_created or totals.teams_created:
+        console.print(
+            f"CI types: {totals.types_created:,} created; teams: {totals.teams_created:,} created"
+        )
 
 
 @app.command("export")
@@ -313,7 +253,7 @@ def export(
         None, "--type", help="Only CIs of this type and the relationships that start at them."
     ),
 ) -> None:
-    """Write CIs and relationships in a form `flywheel cmdb import` reads back."""
+    """Write custom CI types, owner teams, CIs and relationships for `flywheel cmdb import`."""
     fmt = fmt or (importer.FORMATS.get(output.suffix.lower()) if output else None) or "yaml"
     if fmt != "csv" and fmt not in exporter.WRITERS:
         raise InvalidInput(f"unknown format '{fmt}' (yaml, json, jsonl or csv)")
@@ -323,17 +263,18 @@ def export(
         written = _export(fmt, output, ci_type)
     except OSError as exc:
         raise InvalidInput(f"cannot write {exc.filename or output}: {exc.strerror}") from exc
-    if written:
+    if len(written) > 2:
+        console.print(f"wrote {escape(', '.join(map(str, written)))} (import them in this order)")
+    elif written:
         console.print(f"wrote {escape(' and '.join(map(str, written)))}")
 
 
 def _export(fmt: str, output: Path | None, ci_type: str | None) -> list[Path]:
     with database() as db, db.session() as session:
         if fmt == "csv" and output is not None:
-            return [output, exporter.write_csv(session, output, ci_type=ci_type)]
-        rows = exporter.cis(session, ci_type), exporter.relationships(session, ci_type)
+            return exporter.write_csv(session, output, ci_type=ci_type)
         with _opened(output) as stream:
-            exporter.WRITERS[fmt](stream, *rows)
+            exporter.WRITERS[fmt](stream, exporter.sections(session, ci_type))
     return [output] if output else []
 
 

@@ -1,52 +1,46 @@
-"""Importing CIs and relationships in bulk: idempotent upsert by key, all or nothing per batch."""
+"""Importing CIs and relationships in bulk: idempotent upsert by key, all or nothing per batch.
+
+A batch is checked whole before anything is written (types, teams, CI keys, types and
+attributes); relationships are resolved against the CIs stored once the batch's CIs
+are in, and pools' min_up against their members once its relationships are in. Any
+problem raises ImportRejected: the caller rolls the transaction back, so nothing of the
+batch stays. Every created or changed CI and every new relationship gets a history
+row (`cmdb_changes`) stamped with the batch's one `cmdb.import` audit event. Rows are
+written by the backend's writer (`bulk_sqlite`, `bulk_postgres`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
-from flywheel.auth import service as auth_service
 from flywheel.auth.actor import Actor
-from flywheel.cmdb.models import CIType, CmdbChange, ConfigurationItem, Relationship
+from flywheel.cmdb import bulk_catalog, bulk_postgres, bulk_sqlite
+from flywheel.cmdb.bulk_catalog import Catalog, RowProblem
+from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, BulkWriter, CIRow, Link, StagedLinks, Stamp
+from flywheel.cmdb.models import CmdbChange, ConfigurationItem, Relationship
 from flywheel.cmdb.schemas import CICreate, ImportBatch, ImportResult, RelationshipCreate
 from flywheel.cmdb.validation import check_attributes, check_min_up
-from flywheel.cmdb.vocabulary import RelType, check_relationship_ends
+from flywheel.cmdb.vocabulary import TYPED_ENDS, Lifecycle, RelType, check_relationship_ends
 from flywheel.db import utcnow
-from flywheel.errors import InvalidInput, NotFound, StaleVersion
+from flywheel.errors import InvalidInput, StaleVersion
 
-_CHUNK = 900  # keeps IN lists and multi-row VALUES within every backend's parameter limit
-_FIELDS = (
-    "name",
-    "type",
-    "environment",
-    "status",
-    "criticality",
-    "owner_team",
-    "min_up",
-    "attributes",
-)
+__all__ = ["ImportRejected", "RowProblem", "Staged", "finish", "import_batch", "stage"]
 
-
-@dataclass(frozen=True)
-class RowProblem:
-    """A row that cannot be imported, and why."""
-
-    section: str
-    index: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.section}[{self.index}]: {self.message}"
+WRITERS: dict[str, BulkWriter] = {"sqlite": bulk_sqlite, "postgresql": bulk_postgres}
+_CHUNK = 900  # keeps IN lists within every backend's parameter limit
+_FIELDS = FOUND_COLUMNS[3:]  # name … attributes: what history keeps besides the key
+_MIN_UP = FOUND_COLUMNS.index("min_up")
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_STATUS = {status: status.value for status in Lifecycle}
+_REL_TYPE = {rel_type: rel_type.value for rel_type in RelType}
 
 
 class ImportRejected(InvalidInput):
@@ -65,94 +59,185 @@ class ImportRejected(InvalidInput):
 
 
 @dataclass
-class _Existing:
-    id: int
-    version: int
-    summary: dict[str, Any]
+class Staged:
+    """A checked batch and what could be written before its audit event."""
+
+    actor: Actor
+    batch: ImportBatch
+    catalog: Catalog
+    rows: list[CIRow]
+    digest: str
+    links: StagedLinks = None  # the links a relationships-only batch has written
+    valid_links: int = 0
 
 
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def import_batch(
+    session: Session, *, actor: Actor, batch: ImportBatch, durable: bool = True
+) -> ImportResult:
+    """Upsert a batch by key in the caller's transaction; any bad row rejects all of it.
+
+    `durable=False` (bulk loads that can simply be run again) lets the commit return
+    before the database has flushed it to disk.
+    """
+    return finish(session, stage(session, actor=actor, batch=batch), durable=durable)
 
 
-def _summary(data: dict[str, Any]) -> dict[str, Any]:
-    return {"key": data["key"], **{f: data[f] for f in _FIELDS}}
+def stage(session: Session, *, actor: Actor, batch: ImportBatch) -> Staged:
+    """Check a batch; a batch of relationships only also writes its new links now.
+
+    Nothing here takes the audit chain's lock, so one session can stage a batch while
+    another finishes the batch before it. The links are written in the caller's
+    transaction; finish() adds their history (which needs the audit event).
+    """
+    problems: list[RowProblem] = []
+    catalog = bulk_catalog.check(session, batch, problems)
+    rows = _ci_rows(batch.cis, catalog, problems)
+    if problems:
+        raise ImportRejected(problems)
+    staged = Staged(actor, batch, catalog, rows, _digest(batch, rows))
+    if batch.relationships and not (batch.cis or batch.types or batch.teams):
+        conn, writer = session.connection(), _writer(session)
+        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        if problems:
+            raise ImportRejected(problems)
+        staged.links = writer.stage_links(conn, links)
+    return staged
 
 
-def _existing_cis(session: Session, keys: list[str]) -> dict[str, _Existing]:
-    found: dict[str, _Existing] = {}
-    cols = [ConfigurationItem.id, ConfigurationItem.version, ConfigurationItem.key]
-    cols += [getattr(ConfigurationItem, f) for f in _FIELDS]
-    for chunk in _chunks(keys):
-        for row in session.execute(select(*cols).where(ConfigurationItem.key.in_(chunk))):
-            data = row._asdict()
-            found[row.key] = _Existing(row.id, row.version, _summary(data))
-    return found
+def finish(session: Session, staged: Staged, *, durable: bool = True) -> ImportResult:
+    """Write the rest of a staged batch under its audit event; problems reject it all."""
+    batch, actor = staged.batch, staged.actor
+    bulk_catalog.create(session, actor=actor, catalog=staged.catalog)
+    event = audit.record(
+        session,
+        actor=actor,
+        action="cmdb.import",
+        object_type="cmdb_import",
+        object_id=batch.cis[0].key if batch.cis else "relationships",
+        after={
+            "types": len(batch.types),
+            "teams": len(batch.teams),
+            "cis": len(batch.cis),
+            "relationships": len(batch.relationships),
+            "sha256": staged.digest,
+        },
+    )
+    conn, writer = session.connection(), _writer(session)
+    if not durable:
+        writer.relax_commit(conn)
+    stamp = Stamp(event.seq, actor.name, utcnow())
+    created = updated = 0
+    pools: dict[str, int] = {}
+    problems: list[RowProblem] = []
+    if staged.links is None:
+        created, updated, pools = _upsert_cis(session, writer, batch.cis, staged.rows, stamp)
+        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        staged.links = writer.stage_links(conn, links)  # also on problems: pools count them
+    rel_created = writer.link_history(conn, staged.links, stamp)
+    _check_pools(session, pools, problems)
+    if problems:
+        raise ImportRejected(problems)
+    return ImportResult(
+        cis_created=created,
+        cis_updated=updated,
+        cis_unchanged=len(staged.rows) - created - updated,
+        relationships_created=rel_created,
+        relationships_unchanged=staged.valid_links - rel_created,
+        types_created=len(staged.catalog.new_types),
+        teams_created=len(staged.catalog.new_teams),
+    )
 
 
-def _check_cis(session: Session, cis: list[CICreate], problems: list[RowProblem]) -> None:
-    types = {t.name: t.attribute_schema for t in session.scalars(select(CIType))}
-    teams: dict[str, bool] = {}
+def _writer(session: Session) -> BulkWriter:
+    return WRITERS[session.get_bind().dialect.name]
+
+
+def _ci_rows(cis: list[CICreate], catalog: Catalog, problems: list[RowProblem]) -> list[CIRow]:
+    """Each CI as the row the writers store, checking keys, types, attributes and teams."""
+    rows: list[CIRow] = []
     seen: set[str] = set()
+    schemas, teams = catalog.schemas, catalog.teams
     for i, ci in enumerate(cis):
-        if ci.key in seen:
-            problems.append(RowProblem("cis", i, f"key '{ci.key}' appears twice in the batch"))
-        seen.add(ci.key)
-        if ci.type not in types:
-            problems.append(RowProblem("cis", i, f"unknown CI type '{ci.type}'"))
+        key, ci_type, team = ci.key, ci.type, ci.owner_team
+        if key in seen:
+            problems.append(RowProblem("cis", i, f"key '{key}' appears twice in the batch"))
+        seen.add(key)
+        if ci_type not in schemas:
+            problems.append(RowProblem("cis", i, f"unknown CI type '{ci_type}'"))
             continue
-        try:
-            check_attributes(ci.type, types[ci.type], ci.attributes)
-        except InvalidInput as exc:
-            problems.append(RowProblem("cis", i, exc.message))
-        if ci.owner_team and ci.owner_team not in teams:
-            teams[ci.owner_team] = _team_exists(session, ci.owner_team)
-        if ci.owner_team and not teams[ci.owner_team]:
-            problems.append(RowProblem("cis", i, f"unknown owner_team '{ci.owner_team}'"))
+        schema = schemas[ci_type]
+        if schema is not None:
+            try:
+                check_attributes(ci_type, schema, ci.attributes)
+            except InvalidInput as exc:
+                problems.append(RowProblem("cis", i, exc.message))
+        if team is not None and team not in teams:
+            message = f"unknown owner_team '{team}' (create the team or list it under teams)"
+            problems.append(RowProblem("cis", i, message))
+        attributes = _ENCODE(ci.attributes) if ci.attributes else "{}"
+        status = _STATUS[ci.status]
+        rows.append(
+            (
+                key,
+                ci.name,
+                ci_type,
+                ci.environment,
+                status,
+                ci.criticality,
+                team,
+                ci.min_up,
+                attributes,
+            )
+        )
+    return rows
 
 
-def _team_exists(session: Session, key: str) -> bool:
-    try:
-        auth_service.get_team(session, key=key)
-    except NotFound:
-        return False
-    return True
+def _digest(batch: ImportBatch, rows: list[CIRow]) -> str:
+    """SHA-256 of the batch in a canonical form: types, teams, CI rows, relationships."""
+    types = [t.model_dump(mode="json") for t in batch.types]
+    teams = [t.model_dump(mode="json") for t in batch.teams]
+    rels = [(r.source, _REL_TYPE[r.type], r.target, r.optional) for r in batch.relationships]
+    return hashlib.sha256(_ENCODE([types, teams, rows, rels]).encode()).hexdigest()
+
+
+def _summary(values: Iterable[Any]) -> dict[str, Any]:
+    """What history keeps of a CI, from its key and _FIELDS values."""
+    return dict(zip(("key", *_FIELDS), values, strict=True))
 
 
 def _upsert_cis(
-    session: Session, cis: list[CICreate], audit_seq: int, actor: Actor
-) -> tuple[int, int, int]:
-    rows = [ci.model_dump(mode="json") for ci in cis]
-    existing = _existing_cis(session, [r["key"] for r in rows])
-    now = utcnow()
-    new = [r for r in rows if r["key"] not in existing]
-    changed = [
-        r for r in rows if r["key"] in existing and _summary(r) != existing[r["key"]].summary
-    ]
-    for chunk in _chunks(new):
-        session.execute(
-            insert(ConfigurationItem), [{**r, "created_at": now, "updated_at": now} for r in chunk]
-        )
-    _update_changed(session, changed, existing, now)
-    history = [
-        _change(audit_seq, actor, "ci.create", r["key"], None, _summary(r), now) for r in new
-    ]
-    history += [
-        _change(
-            audit_seq, actor, "ci.update", r["key"], existing[r["key"]].summary, _summary(r), now
-        )
-        for r in changed
-    ]
-    _insert_history(session, history)
-    return len(new), len(changed), len(rows) - len(new) - len(changed)
+    session: Session, writer: BulkWriter, cis: list[CICreate], rows: list[CIRow], stamp: Stamp
+) -> tuple[int, int, dict[str, int]]:
+    """Insert new CIs, update changed ones; (created, updated, pools whose min_up is new).
+
+    The pools are given by key, with their index in the batch.
+    """
+    conn = session.connection()
+    found = {row[2]: row for row in writer.find_cis(conn, [row[0] for row in rows])}
+    pools = {ci.key: i for i, ci in enumerate(cis) if ci.min_up is not None}
+    if not found:
+        return writer.insert_cis(conn, rows, stamp), 0, pools
+    new = [row for row in rows if row[0] not in found]
+    changed: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for ci, row in zip(cis, rows, strict=True):
+        stored = found.get(ci.key)
+        if stored is None:
+            continue
+        after = _summary((*row[:-1], ci.attributes))
+        if after != _summary(stored[2:]):
+            changed.append((stored, after))
+        if stored[_MIN_UP] == ci.min_up:
+            pools.pop(ci.key, None)
+    created = writer.insert_cis(conn, new, stamp)
+    _update_changed(conn, changed, stamp)
+    return created, len(changed), pools
 
 
 def _update_changed(
-    session: Session, rows: list[dict[str, Any]], existing: dict[str, _Existing], now: datetime
+    conn: Connection, changed: list[tuple[tuple[Any, ...], dict[str, Any]]], stamp: Stamp
 ) -> None:
     """Update CIs by id, only at the version read (a concurrent writer makes this a 409)."""
-    if not rows:
+    if not changed:
         return
     table = cast(Table, ConfigurationItem.__table__)
     stmt = (
@@ -162,190 +247,106 @@ def _update_changed(
             {
                 **{f: bindparam(f"b_{f}") for f in _FIELDS},
                 "version": table.c.version + 1,
-                "updated_at": now,
+                "updated_at": stamp.now,
             }
         )
     )
     params = [
-        {
-            "b_id": existing[r["key"]].id,
-            "b_version": existing[r["key"]].version,
-            **{f"b_{f}": r[f] for f in _FIELDS},
-        }
-        for r in rows
+        {"b_id": stored[0], "b_version": stored[1], **{f"b_{f}": after[f] for f in _FIELDS}}
+        for stored, after in changed
     ]
-    updated = 0
-    for chunk in _chunks(params):
-        result = session.execute(stmt, chunk)
-        updated += result.rowcount  # type: ignore[attr-defined]
-    if session.get_bind().dialect.supports_sane_multi_rowcount and updated != len(rows):
+    updated = sum(conn.execute(stmt, chunk).rowcount for chunk in _chunks(params))
+    if conn.dialect.supports_sane_multi_rowcount and updated != len(changed):
         raise StaleVersion("CIs in this batch were changed by someone else meanwhile: retry")
+    history = [
+        _history(stamp, "ci.update", after["key"], _summary(stored[2:]), after)
+        for stored, after in changed
+    ]
+    for chunk in _chunks(history):
+        conn.execute(insert(cast(Table, CmdbChange.__table__)), chunk)
 
 
-def _change(
-    seq: int,
-    actor: Actor,
-    op: str,
-    key: str,
-    before: Any,
-    after: Any,
-    now: Any,
-    other: str | None = None,
+def _history(
+    stamp: Stamp, op: str, key: str, before: dict[str, Any], after: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        "audit_seq": seq,
-        "occurred_at": now,
-        "actor": actor.name,
+        "audit_seq": stamp.audit_seq,
+        "occurred_at": stamp.now,
+        "actor": stamp.actor,
         "op": op,
         "ci_key": key,
-        "other_key": other,
+        "other_key": None,
         "before": before,
         "after": after,
     }
 
 
-def _insert_history(session: Session, rows: list[dict[str, Any]]) -> None:
-    table = cast(Table, CmdbChange.__table__)
-    for chunk in _chunks(rows):
-        session.execute(insert(table), chunk)  # Core executemany: no ORM bookkeeping
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
-def _ci_index(session: Session, keys: set[str]) -> dict[str, tuple[int, str]]:
-    found: dict[str, tuple[int, str]] = {}
-    cols = (ConfigurationItem.key, ConfigurationItem.id, ConfigurationItem.type)
-    for chunk in _chunks(sorted(keys)):
-        for key, ci_id, ci_type in session.execute(
-            select(*cols).where(ConfigurationItem.key.in_(chunk))
-        ):
-            found[key] = (ci_id, ci_type)
-    return found
+def _links(
+    writer: BulkWriter, conn: Connection, rels: list[RelationshipCreate], problems: list[RowProblem]
+) -> tuple[list[Link], int]:
+    """Each distinct relationship by CI ids, checking that both ends exist and fit its type.
 
-
-def _resolve_rels(
-    session: Session, rels: list[RelationshipCreate], problems: list[RowProblem]
-) -> tuple[list[tuple[int, RelationshipCreate, int, int]], dict[str, tuple[int, str]]]:
-    cis = _ci_index(session, {r.source for r in rels} | {r.target for r in rels})
-    resolved = []
+    Also returns how many rows were valid (a link given twice counts twice).
+    """
+    if not rels:
+        return [], 0
+    keys = {rel.source for rel in rels}
+    keys.update(rel.target for rel in rels)
+    ids = writer.ci_ids(conn, list(keys))
+    links: list[Link] = []
+    seen: set[tuple[int, str, int]] = set()
+    ends: dict[tuple[RelType, str, str], str | None] = {}  # problem by type and end types
+    valid = 0
     for i, rel in enumerate(rels):
-        missing = [k for k in (rel.source, rel.target) if k not in cis]
-        if missing:
-            problems.append(RowProblem("relationships", i, f"no configuration item '{missing[0]}'"))
+        source, target = ids.get(rel.source), ids.get(rel.target)
+        if source is None or target is None:
+            missing = rel.source if source is None else rel.target
+            problems.append(RowProblem("relationships", i, f"no configuration item '{missing}'"))
             continue
-        (source, source_type), (target, target_type) = cis[rel.source], cis[rel.target]
-        problem = check_relationship_ends(rel.type, source_type, target_type)
-        if source == target:
+        rel_type = _REL_TYPE[rel.type]
+        problem = None
+        if rel.type in TYPED_ENDS:
+            shape = (rel.type, source[1], target[1])
+            if shape not in ends:
+                ends[shape] = check_relationship_ends(*shape)
+            problem = ends[shape]
+        if source[0] == target[0]:
             problem = f"'{rel.source}' cannot be related to itself"
         if problem:
             problems.append(RowProblem("relationships", i, problem))
             continue
-        resolved.append((i, rel, source, target))
-    return resolved, cis
+        valid += 1
+        link = (source[0], rel_type, target[0])
+        if link not in seen:
+            seen.add(link)
+            links.append((*link, rel.optional, rel.source, rel.target))
+    return links, valid
 
 
-def _insert_rels(
-    session: Session,
-    resolved: list[tuple[int, RelationshipCreate, int, int]],
-    audit_seq: int,
-    actor: Actor,
-) -> tuple[int, int]:
-    """Insert the links that are not there yet (ON CONFLICT DO NOTHING), with their history.
+def _check_pools(session: Session, pools: dict[str, int], problems: list[RowProblem]) -> None:
+    """Pools whose min_up this batch set: min_up against their members as now stored.
 
-    One statement per chunk, no lookup of existing links first: that lookup could not use
-    an index for a list of (source, type, target) tuples and made big imports quadratic.
+    Counted after the batch's relationships are in, so members stored before and members
+    added by the batch count once each.
     """
-    wanted: dict[tuple[int, str, int], RelationshipCreate] = {}
-    for _, rel, source, target in resolved:
-        wanted.setdefault((source, rel.type.value, target), rel)
-    table = cast(Table, Relationship.__table__)
-    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        upsert(table)
-        .on_conflict_do_nothing(index_elements=["source_id", "type", "target_id"])
-        .returning(table.c.id, table.c.source_id, table.c.type, table.c.target_id)
-    )
-    now = utcnow()
-    history = []
-    for chunk in _chunks(list(wanted.items())):
-        params = [
-            {"source_id": s, "type": t, "target_id": d, "optional": rel.optional, "created_at": now}
-            for (s, t, d), rel in chunk
-        ]
-        for rel_id, source, rel_type, target in session.execute(stmt, params):
-            rel = wanted[source, rel_type, target]
-            after = {
-                "id": rel_id,
-                "source": rel.source,
-                "type": rel_type,
-                "target": rel.target,
-                "optional": rel.optional,
-            }
-            history.append(
-                _change(audit_seq, actor, "rel.create", rel.source, None, after, now, rel.target)
-            )
-    _insert_history(session, history)
-    return len(history), len(resolved) - len(history)
-
-
-def _check_pools(
-    session: Session,
-    cis: list[CICreate],
-    rels: list[RelationshipCreate],
-    problems: list[RowProblem],
-) -> None:
-    pools = {ci.key: (i, ci.min_up) for i, ci in enumerate(cis) if ci.min_up}
     if not pools:
         return
-    members: Counter[str] = Counter()
     target = ConfigurationItem.__table__.alias("t")
     query = (
-        select(target.c.key, func.count(Relationship.id))
+        select(target.c.key, target.c.min_up, func.count(Relationship.id))
+        .select_from(Relationship)
         .join(target, target.c.id == Relationship.target_id)
         .where(Relationship.type == RelType.MEMBER_OF.value)
-        .group_by(target.c.key)
+        .group_by(target.c.key, target.c.min_up)
     )
     for chunk in _chunks(sorted(pools)):
-        members.update(dict(session.execute(query.where(target.c.key.in_(chunk))).all()))
-    members.update(r.target for r in rels if r.type is RelType.MEMBER_OF and r.target in pools)
-    for key, (i, min_up) in pools.items():
-        try:
-            check_min_up(key, min_up, members[key])
-        except InvalidInput as exc:
-            problems.append(RowProblem("cis", i, exc.message))
-
-
-def _digest(batch: ImportBatch) -> str:
-    canonical = json.dumps(batch.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def import_batch(session: Session, *, actor: Actor, batch: ImportBatch) -> ImportResult:
-    """Upsert a batch by key in the caller's transaction; any bad row rejects all of it."""
-    problems: list[RowProblem] = []
-    _check_cis(session, batch.cis, problems)
-    if problems:
-        raise ImportRejected(problems)
-    event = audit.record(
-        session,
-        actor=actor,
-        action="cmdb.import",
-        object_type="cmdb_import",
-        object_id=batch.cis[0].key if batch.cis else "relationships",
-        after={
-            "cis": len(batch.cis),
-            "relationships": len(batch.relationships),
-            "sha256": _digest(batch),
-        },
-    )
-    created, updated, unchanged = _upsert_cis(session, batch.cis, event.seq, actor)
-    resolved, _ = _resolve_rels(session, batch.relationships, problems)
-    _check_pools(session, batch.cis, batch.relationships, problems)
-    if problems:
-        raise ImportRejected(problems)
-    rel_created, rel_unchanged = _insert_rels(session, resolved, event.seq, actor)
-    return ImportResult(
-        cis_created=created,
-        cis_updated=updated,
-        cis_unchanged=unchanged,
-        relationships_created=rel_created,
-        relationships_unchanged=rel_unchanged,
-    )
+        for key, min_up, members in session.execute(query.where(target.c.key.in_(chunk))):
+            try:
+                check_min_up(key, min_up, members)
+            except InvalidInput as exc:
+                problems.append(RowProblem("cis", pools[key], exc.message))

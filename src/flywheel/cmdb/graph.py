@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from flywheel.cmdb.propagation import Adjacency, MinUp, Propagation, Rel, Status, propagate
+from flywheel.cmdb.propagation import DOWN, Adjacency, MinUp, Propagation, Rel, Status, propagate
 from flywheel.cmdb.tenants import TenantIndex
 
 __all__ = [
@@ -59,16 +59,17 @@ class AffectedTenant:
     criticality: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Impact:
     """What a set of failed CIs does to the business services and tenants."""
 
     failed: list[str]
     status: Status
     business_services: list[ImpactedService]
-    impaired: list[ImpairedCI]
+    impaired: list[ImpairedCI]  # worst first; the first `list_impaired` if that was given
     tenants_affected: int
     top_tenants: list[AffectedTenant]
+    impaired_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -214,29 +215,41 @@ class CmdbGraph:
         self.key_of(pool_id)
         return sorted(self._graph.member_ids(pool_id))
 
-    def impact(self, failed: Collection[int], *, top_tenants: int = 10) -> Impact:
-        """What happens to business services and tenants if every CI in `failed` is down."""
+    def impact(
+        self, failed: Collection[int], *, top_tenants: int = 10, list_impaired: int | None = None
+    ) -> Impact:
+        """What happens to business services and tenants if every CI in `failed` is down.
+
+        `list_impaired` caps how many impaired CIs are described (all are counted): a
+        network failure impairs thousands, and describing each costs more than the walk.
+        """
         failed_ids = set(failed)
         unknown = sorted(i for i in failed_ids if not self._known(i))
         if unknown:
             raise KeyError(f"unknown CI id(s): {', '.join(map(str, unknown))}")
         walk = propagate(failed_ids, self._graph, self._min_up_of)
         services: list[tuple[int, ImpactedService]] = []
-        impaired: list[ImpairedCI] = []
+        found: list[tuple[bool, str, int, int]] = []  # (not down, key, id, level): worst first
         tenants: list[int] = []
+        nodes = self._nodes
         for ci_id, level in walk.levels.items():
-            node = self._nodes.get(ci_id)
+            node = nodes.get(ci_id)
             if node is None:
                 tenants.append(ci_id)
             elif node.ci_type == BUSINESS_SERVICE:
                 services.append((ci_id, self._impacted_service(ci_id, node, walk)))
             elif ci_id not in failed_ids:
-                redundancy = walk.redundancy_left(ci_id)
-                impaired.append(
-                    ImpairedCI(node.key, node.ci_type, Status.of_level(level), redundancy)
-                )
-        impaired.sort(key=lambda c: (c.status is not Status.DOWN, c.key))
-        return self._impact(walk, services, impaired, tenants, top_tenants)
+                found.append((level != DOWN, node.key, ci_id, level))
+        found.sort()
+        impaired = [
+            ImpairedCI(
+                key, nodes[ci_id].ci_type, Status.of_level(level), walk.redundancy_left(ci_id)
+            )
+            for _, key, ci_id, level in found[:list_impaired]
+        ]
+        result = self._impact(walk, services, impaired, tenants, top_tenants)
+        result.impaired_count = len(found)
+        return result
 
     def dependencies(self, ci_id: int, *, max_depth: int | None = None) -> Dependencies:
         """What a CI needs: everything reachable from it along relationships, cycle-safe."""

@@ -1,36 +1,42 @@
 """CMDB import files (YAML, JSON, JSON Lines, CSV) as records that know their line; no I/O to a DB.
 
 A `Source` is any iterable of `Record(line, kind, data)` plus a name, so a discovery
-adapter can feed the same batching and import path as a file. CSV and JSON Lines
-are streamed; YAML and JSON documents are parsed whole (they are written by people).
+adapter can feed the same batching and import path as a file (`batching.batches`).
+CSV and JSON Lines are streamed; YAML and JSON documents are parsed whole (they are
+written by people). Records are CI types, teams, CIs or relationships; a CSV file
+holds one kind, told by its header.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
 import yaml
-from pydantic import ValidationError
 
-from flywheel.cmdb.schemas import CICreate, ImportBatch, RelationshipCreate
-from flywheel.cmdb.vocabulary import RelType
 from flywheel.errors import InvalidInput
 
-Kind = Literal["ci", "relationship"]
-KINDS: tuple[Kind, ...] = ("ci", "relationship")
-SECTIONS: dict[str, Kind] = {"cis": "ci", "relationships": "relationship"}
+Kind = Literal["type", "team", "ci", "relationship"]
+KINDS: tuple[Kind, ...] = ("type", "team", "ci", "relationship")  # the order they import in
+SECTIONS: dict[str, Kind] = {
+    "types": "type",
+    "teams": "team",
+    "cis": "ci",
+    "relationships": "relationship",
+}
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 FORMATS[".csv"] = "csv"
 CI_COLUMNS = ("key", "name", "type", "environment", "status", "criticality", "owner_team", "min_up")
 REL_COLUMNS = ("source", "type", "target", "optional")
+TYPE_COLUMNS = ("name", "description", "attribute_schema")
+TEAM_COLUMNS = ("key", "name", "description")
+JSON_COLUMNS = frozenset({"attribute_schema"})  # cells read as JSON (as attr.* cells are)
 ATTR_PREFIX = "attr."
-HOLD_BYTES = 64 << 20  # relationships held back beyond this much spill to a temporary file
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -136,7 +142,8 @@ def _record(name: str, line: int, data: object, kind: str | None) -> Record:
         raise ImportFileError(name, line, f"kind '{stated}' in a list of {kind} items")
     found = stated or kind or ("relationship" if "source" in data or "target" in data else "ci")
     if found not in KINDS:
-        raise ImportFileError(name, line, f"unknown kind '{found}' (expected ci or relationship)")
+        known = ", ".join(KINDS)
+        raise ImportFileError(name, line, f"unknown kind '{found}' (expected one of {known})")
     return Record(line, cast(Kind, found), data)
 
 
@@ -156,14 +163,15 @@ def _csv_records(path: Path, name: str) -> Iterator[Record]:
 
 
 def _csv_kind(name: str, header: list[str]) -> Kind:
-    """Relationships when the header has source and target, else CIs; unknown columns fail."""
+    """The kind of rows a CSV header announces; missing or unknown columns fail.
+
+    source/target: relationships; attribute_schema: CI types; key and description
+    (without type): teams; anything else: CIs.
+    """
     if not header:
         raise ImportFileError(name, 1, "empty file: expected a header row")
-    if "source" in header or "target" in header:
-        kind: Kind = "relationship"
-        required, allowed = ("source", "type", "target"), set(REL_COLUMNS)
-    else:
-        kind, required, allowed = "ci", ("key", "name", "type"), set(CI_COLUMNS)
+    kind = _header_kind(set(header))
+    required, allowed = _CSV_KINDS[kind]
     missing = [c for c in required if c not in header]
     if missing:
         raise ImportFileError(name, 1, f"header lacks column(s) {', '.join(missing)}")
@@ -175,28 +183,51 @@ def _csv_kind(name: str, header: list[str]) -> Kind:
     return kind
 
 
+def _header_kind(columns: set[str]) -> Kind:
+    if columns & {"source", "target"}:
+        return "relationship"
+    if "attribute_schema" in columns:
+        return "type"
+    if {"key", "description"} <= columns and "type" not in columns:
+        return "team"
+    return "ci"
+
+
+_CSV_KINDS: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "relationship": (("source", "type", "target"), REL_COLUMNS),
+    "type": (("name",), TYPE_COLUMNS),
+    "team": (("key", "name"), TEAM_COLUMNS),
+    "ci": (("key", "name", "type"), CI_COLUMNS),
+}
+
+
 def _attr_column(kind: Kind, column: str) -> bool:
     return kind == "ci" and column.startswith(ATTR_PREFIX) and len(column) > len(ATTR_PREFIX)
+
+
+_FILLED = itemgetter(1)  # a (column, cell) pair whose cell is not empty
 
 
 class _CsvRow:
     """Turns CSV cells into a record's fields; empty cells are left out, attr.* nest."""
 
     def __init__(self, name: str, header: list[str]) -> None:
-        self.name, self.width = name, len(header)
-        self.plain = [(i, h) for i, h in enumerate(header) if not h.startswith(ATTR_PREFIX)]
-        self.attrs = [
-            (i, h[len(ATTR_PREFIX) :]) for i, h in enumerate(header) if h.startswith(ATTR_PREFIX)
-        ]
+        self.name, self.header, self.width = name, header, len(header)
+        self.attrs = [(h, h[len(ATTR_PREFIX) :]) for h in header if h.startswith(ATTR_PREFIX)]
+        self.json = [h for h in header if h in JSON_COLUMNS]
 
     def __call__(self, line: int, row: list[str]) -> dict[str, Any]:
         if len(row) != self.width:
             message = f"{len(row)} cells but the header has {self.width}"
             raise ImportFileError(self.name, line, message)
-        data: dict[str, Any] = {h: row[i] for i, h in self.plain if row[i]}
-        attributes = {a: cell_value(row[i]) for i, a in self.attrs if row[i]}
-        if attributes:
-            data["attributes"] = attributes
+        data: dict[str, Any] = dict(filter(_FILLED, zip(self.header, row, strict=True)))
+        if self.attrs:
+            attributes = {a: cell_value(data.pop(h)) for h, a in self.attrs if h in data}
+            if attributes:
+                data["attributes"] = attributes
+        for column in self.json:
+            if column in data:
+                data[column] = cell_value(data[column])
         return data
 
 
@@ -240,9 +271,8 @@ def _yaml_section(name: str, key: yaml.Node, value: yaml.Node) -> tuple[str, lis
     line = key.start_mark.line + 1
     if not isinstance(key, yaml.ScalarNode) or key.value not in SECTIONS:
         shown = key.value if isinstance(key, yaml.ScalarNode) else "?"
-        raise ImportFileError(
-            name, line, f"unknown section '{shown}' (expected cis, relationships)"
-        )
+        known = ", ".join(SECTIONS)
+        raise ImportFileError(name, line, f"unknown section '{shown}' (expected {known})")
     if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
         return key.value, []
     if not isinstance(value, yaml.SequenceNode):
@@ -255,7 +285,7 @@ def _yaml_sections(name: str, root: yaml.Node | None) -> dict[Kind, list[yaml.No
         return {}
     if not isinstance(root, yaml.MappingNode):
         line = root.start_mark.line + 1
-        raise ImportFileError(name, line, "expected a mapping with cis and/or relationships")
+        raise ImportFileError(name, line, f"expected a mapping with {', '.join(SECTIONS)}")
     found = [_yaml_section(name, key, value) for key, value in root.value]
     return {SECTIONS[key]: nodes for key, nodes in found}
 
@@ -338,83 +368,3 @@ class _JsonWalker:
         self._line += self.text.count("\n", self._line_pos, self.pos)
         self._line_pos = self.pos
         return self._line
-
-
-@dataclass
-class Batch:
-    """Validated rows for one transaction, with the line each came from."""
-
-    cis: list[CICreate] = field(default_factory=list)
-    relationships: list[RelationshipCreate] = field(default_factory=list)
-    ci_lines: list[int] = field(default_factory=list)
-    rel_lines: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.cis) + len(self.relationships)
-
-    def payload(self) -> ImportBatch:
-        """The batch as bulk.import_batch takes it (rows are validated already)."""
-        return ImportBatch.model_construct(cis=self.cis, relationships=self.relationships)
-
-    def line_of(self, section: str, index: int) -> int:
-        """The line of a row named by its section ('cis' or 'relationships') and index."""
-        return (self.ci_lines if section == "cis" else self.rel_lines)[index]
-
-
-def validate(name: str, record: Record) -> CICreate | RelationshipCreate:
-    """The record as a CICreate or RelationshipCreate, or an error naming its line."""
-    model: type[CICreate | RelationshipCreate]
-    model = CICreate if record.kind == "ci" else RelationshipCreate
-    try:
-        return model.model_validate(record.data)
-    except ValidationError as exc:
-        raise ImportFileError(name, record.line, describe(exc)) from exc
-
-
-def describe(exc: ValidationError) -> str:
-    """Pydantic errors as 'field: problem; …' (the first three)."""
-    shown = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()[:3]]
-    return "; ".join(shown)
-
-
-def batches(source: Source, size: int) -> Iterator[Batch]:
-    """Validated batches of up to `size` rows: all CIs first, then relationships, never mixed.
-
-    Never mixing keeps a pool and its members' `member_of` rows from being split so that a
-    batch sees only some members and rejects the pool's min_up as larger than the pool.
-    """
-    batch = Batch()
-    for line, row in _ordered(source):
-        if isinstance(row, CICreate):
-            batch.cis.append(row)
-            batch.ci_lines.append(line)
-        else:
-            if batch.cis:
-                yield batch
-                batch = Batch()
-            batch.relationships.append(row)
-            batch.rel_lines.append(line)
-        if len(batch) >= size:
-            yield batch
-            batch = Batch()
-    if batch:
-        yield batch
-
-
-def _ordered(source: Source) -> Iterator[tuple[int, CICreate | RelationshipCreate]]:
-    """Validated rows; relationships are held back (spooled to disk) unless CIs come first."""
-    with tempfile.SpooledTemporaryFile(HOLD_BYTES, "w+", encoding="utf-8") as held:
-        for record in source.records:
-            row = validate(source.name, record)
-            if source.cis_first or isinstance(row, CICreate):
-                yield record.line, row
-                continue
-            fields = [record.line, row.source, row.type.value, row.target, row.optional]
-            held.write(json.dumps(fields) + "\n")
-        held.seek(0)
-        for text in held:
-            line, key, rel_type, target, optional = json.loads(text)
-            rel = RelationshipCreate.model_construct(
-                source=key, type=RelType(rel_type), target=target, optional=optional
-            )
-            yield line, rel

@@ -68,6 +68,17 @@ class GraphIndex:
         self.seq, self.seq_hash = seq, audit.hash_at(session, seq=seq)
 
     def _reload(self, session: Session, latest: int) -> None:
+        # Millions of objects that all live on: the cyclic GC would rescan them over and
+        # over while they are built (a third of the load time), so it waits until the end.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load(session, latest)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _load(self, session: Session, latest: int) -> None:
         self.graph = CmdbGraph()
         self._mark(session, latest)
         cis = select(
@@ -197,7 +208,9 @@ def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> Impac
     idx = index_for(session)
     with idx.lock:
         idx.sync(session)
-        result = idx.graph.impact(_ids(idx.graph, keys), top_tenants=top_tenants)
+        result = idx.graph.impact(
+            _ids(idx.graph, keys), top_tenants=top_tenants, list_impaired=MAX_IMPAIRED_LISTED
+        )
     names = _names(session, [t.ci_id for t in result.top_tenants])
     services = [
         ServiceImpactOut(
@@ -218,9 +231,9 @@ def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> Impac
             ImpairedOut(
                 key=c.key, type=c.ci_type, status=c.status.value, redundancy_left=c.redundancy_left
             )
-            for c in result.impaired[:MAX_IMPAIRED_LISTED]
+            for c in result.impaired
         ],
-        impaired_count=len(result.impaired),
+        impaired_count=result.impaired_count,
         tenants_affected=result.tenants_affected,
         top_tenants=[
             TenantOut(key=t.key, name=names.get(t.ci_id, t.key), criticality=t.criticality)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flywheel.db import Base, utcnow
@@ -35,7 +35,7 @@ class ConfigurationItem(Base):
     environment: Mapped[str] = mapped_column(String(32), default="production")
     status: Mapped[str] = mapped_column(String(32), default="operational")
     criticality: Mapped[int] = mapped_column(default=3)
-    owner_team: Mapped[str | None] = mapped_column(String(64), index=True)
+    owner_team: Mapped[str | None] = mapped_column(String(64))
     min_up: Mapped[str | None] = mapped_column(String(16))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -43,6 +43,14 @@ class ConfigurationItem(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index(
+            "ix_cis_owner_team",
+            "owner_team",
+            postgresql_where=text("owner_team IS NOT NULL"),
+            sqlite_where=text("owner_team IS NOT NULL"),
+        ),
+    )
 
 
 class Relationship(Base):
@@ -83,5 +91,12 @@ class CmdbChange(Base):
 
     __table_args__ = (
         Index("ix_cmdb_changes_ci_key", "ci_key", "id"),
-        Index("ix_cmdb_changes_other_key", "other_key", "id"),
+        # only relationship changes have an other_key
+        Index(
+            "ix_cmdb_changes_other_key",
+            "other_key",
+            "id",
+            postgresql_where=text("other_key IS NOT NULL"),
+            sqlite_where=text("other_key IS NOT NULL"),
+        ),
     )

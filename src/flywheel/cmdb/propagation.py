@@ -235,9 +235,21 @@ class _Walk:
         graph = self.graph
         rels = graph.rels
         soft = min(new, DEGRADED)
+        # _raise inlined: this loop runs once per edge walked (thousands for a network CI)
+        levels, parents, failed, queue = (
+            self.result.levels,
+            self.result.parents,
+            self.result.failed,
+            self.queue,
+        )
         for rel_id in graph.needed_by.get(ci_id, ()):
-            rel = rels[rel_id]
-            self._raise(rel.source, soft if rel.optional else new, ci_id)
+            source, _, _, optional = rels[rel_id]
+            level = soft if optional else new
+            current = levels.get(source, OK)
+            if level > current and source not in failed:
+                levels[source] = level
+                parents[source] = ci_id
+                queue.append((source, current, level))
         if ci_id in graph.members:
             self._pool(ci_id)  # known as a pool, for its redundancy left
         member_of = graph.pools_of.get(ci_id)

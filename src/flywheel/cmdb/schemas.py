@@ -204,9 +204,19 @@ class DependenciesOut(ResponseModel):
     edges: list[EdgeOut]
 
 
-class ImportBatch(RequestModel):
-    """CIs and relationships to upsert by key in one transaction."""
+class ImportTeam(RequestModel):
+    """A team that owns CIs; an import creates it if it does not exist (members aside)."""
 
+    key: Slug
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class ImportBatch(RequestModel):
+    """CI types, teams, CIs and relationships to upsert by key in one transaction."""
+
+    types: list[CITypeCreate] = Field(default_factory=list, max_length=1000)
+    teams: list[ImportTeam] = Field(default_factory=list, max_length=1000)
     cis: list[CICreate] = Field(default_factory=list, max_length=50_000)
     relationships: list[RelationshipCreate] = Field(default_factory=list, max_length=100_000)
 
@@ -219,3 +229,5 @@ class ImportResult(ResponseModel):
     cis_unchanged: int
     relationships_created: int
     relationships_unchanged: int
+    types_created: int = 0
+    teams_created: int = 0

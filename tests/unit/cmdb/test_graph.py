@@ -119,6 +119,9 @@ def test_one_host_taking_out_several_instances_of_a_pool() -> None:
         ("web-pool-i2", "down"),
         ("web-pool-i3", "down"),
     ]
+    capped = e.graph.impact([e.id("h1")], list_impaired=2)
+    assert [c.key for c in capped.impaired] == ["web", "web-pool"]
+    assert capped.impaired_count == big.impaired_count == 5
     small = e.impact("h3")
     assert [(c.key, c.status.value, c.redundancy_left) for c in small.impaired] == [
         ("web-pool-i5", "down", None),

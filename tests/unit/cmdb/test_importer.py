@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from flywheel.cmdb import importer
+from flywheel.cmdb import batching, importer
 from flywheel.cmdb.importer import ImportFileError, Record
 from flywheel.cmdb.schemas import CICreate, RelationshipCreate
 from flywheel.cmdb.vocabulary import RelType
@@ -185,7 +187,7 @@ def rows(count: int, kind: str = "ci") -> list[tuple[int, str, dict[str, object]
 def test_batches_put_every_ci_before_relationships_and_never_mix_them() -> None:
     mixed = [*rows(3, "relationship"), *rows(5)]
     source = importer.source_from("adapter", mixed)
-    batches = list(importer.batches(source, 2))
+    batches = list(batching.batches(source, 2))
     assert [(len(b.cis), len(b.relationships)) for b in batches] == [
         (2, 0),
         (2, 0),
@@ -203,9 +205,9 @@ def test_batches_put_every_ci_before_relationships_and_never_mix_them() -> None:
 def test_held_relationships_spill_to_disk_and_come_back_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(importer, "HOLD_BYTES", 100)
+    monkeypatch.setattr(batching, "HOLD_BYTES", 100)
     source = importer.source_from("adapter", [*rows(50, "relationship"), *rows(1)])
-    batches = list(importer.batches(source, 20))
+    batches = list(batching.batches(source, 20))
     assert batches[0].cis == [CICreate(key="c0", name="C", type="host")]
     rel_lines = [line for b in batches[1:] for line in b.rel_lines]
     assert rel_lines == list(range(50))
@@ -215,7 +217,7 @@ def test_held_relationships_spill_to_disk_and_come_back_in_order(
 def test_a_bad_row_is_reported_with_its_line_when_batching(tmp_path: Path) -> None:
     text = "key,name,type,criticality\na,A,host,1\nb,B,host,9\n"
     source = importer.read_file(write(tmp_path, "cis.csv", text))
-    batches = importer.batches(source, 1)
+    batches = batching.batches(source, 1)
     assert next(batches).cis[0].key == "a"
     with pytest.raises(ImportFileError, match=r"cis.csv:3: criticality: Input should be less"):
         next(batches)
@@ -223,11 +225,11 @@ def test_a_bad_row_is_reported_with_its_line_when_batching(tmp_path: Path) -> No
 
 def test_an_adapter_feeds_records_with_any_line_numbers() -> None:
     source = importer.source_from("discovery", [(7, "ci", {"key": "h", "name": "H", "type": "x"})])
-    (batch,) = importer.batches(source, 10)
+    (batch,) = batching.batches(source, 10)
     assert batch.ci_lines == [7] and batch.payload().cis[0].type == "x"
     bad = importer.source_from("discovery", [(3, "relation", {"key": "h"})])
     with pytest.raises(ImportFileError, match="discovery:3: unknown kind 'relation'"):
-        list(importer.batches(bad, 10))
+        list(batching.batches(bad, 10))
 
 
 def test_streamed_files_report_a_total_for_progress(tmp_path: Path) -> None:
@@ -237,3 +239,73 @@ def test_streamed_files_report_a_total_for_progress(tmp_path: Path) -> None:
     assert source.total == 5 and not source.cis_first
     csv_source = importer.read_file(write(tmp_path, "c.csv", "key,name,type\na,A,host\n"))
     assert csv_source.total == 1 and csv_source.cis_first
+
+
+def test_types_and_teams_come_before_cis_in_documents(tmp_path: Path) -> None:
+    text = (
+        "cis:\n  - {key: p1, name: P1, type: port, owner_team: net}\n"
+        "teams:\n  - {key: net, name: Network}\n"
+        "types:\n  - {name: port, attribute_schema: {type: object}}\n"
+    )
+    records = read(write(tmp_path, "estate.yaml", text))
+    assert [(r.kind, r.line) for r in records] == [("type", 6), ("team", 4), ("ci", 2)]
+    (batch,) = batching.batches(importer.read_file(tmp_path / "estate.yaml"), 10)
+    assert batch.types[0].attribute_schema == {"type": "object"}
+    assert batch.teams[0].key == "net" and batch.line_of("teams", 0) == 4
+    lines_ = ['{"kind": "team", "key": "net", "name": "Network"}', '{"kind": "type", "name": "x"}']
+    jsonl = read(write(tmp_path, "estate.jsonl", "\n".join(lines_)))
+    assert [r.kind for r in jsonl] == ["team", "type"]
+
+
+def test_csv_of_types_or_teams_is_told_by_its_header(tmp_path: Path) -> None:
+    types = 'name,description,attribute_schema\nport,A port,"{""type"": ""object""}"\nrack,,\n'
+    records = read(write(tmp_path, "t.types.csv", types))
+    assert [r.kind for r in records] == ["type", "type"]
+    assert records[0].data == {
+        "name": "port",
+        "description": "A port",
+        "attribute_schema": {"type": "object"},
+    }
+    assert records[1].data == {"name": "rack"}
+    teams = "key,name,description\nnet,Network,\n"
+    assert read(write(tmp_path, "t.teams.csv", teams))[0] == Record(
+        2, "team", {"key": "net", "name": "Network"}
+    )
+    with pytest.raises(ImportFileError, match="header lacks column"):
+        read(write(tmp_path, "bad.csv", "description,attribute_schema\n"))
+
+
+def test_a_bad_row_in_a_batch_is_named_by_its_own_line_and_fields() -> None:
+    good = [(n, "ci", {"key": f"c{n}", "name": "C", "type": "host"}) for n in range(10, 14)]
+    bad = (17, "ci", {"key": "bad key", "name": "", "type": "host"})
+    source = importer.source_from("adapter", [*good, bad, (20, "ci", {"key": "x"})])
+    with pytest.raises(ImportFileError) as caught:
+        list(batching.batches(source, 10))
+    assert caught.value.message.startswith("adapter:17: key: String should match pattern")
+    assert "name: String should have at least 1 character" in caught.value.message
+
+
+def test_prefetched_keeps_order_and_raises_where_the_error_was() -> None:
+    def produce() -> Iterator[int]:
+        yield from range(5)
+        raise ImportFileError("f", 9, "broken")
+
+    items = batching.prefetched(produce(), depth=1)
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ImportFileError, match="f:9: broken"):
+        next(items)
+
+
+def test_prefetched_stops_its_producer_when_the_consumer_stops() -> None:
+    closed = threading.Event()
+
+    def produce() -> Iterator[int]:
+        try:
+            yield from range(1_000_000)
+        finally:
+            closed.set()
+
+    items = batching.prefetched(produce(), depth=2)
+    assert next(items) == 0
+    items.close()
+    assert closed.wait(5), "the producer's generator was not closed"
