@@ -23,7 +23,7 @@ from flywheel.config import Settings, get_settings
 from flywheel.db import Database
 from flywheel.delivery.metrics_views import router as metrics_router
 from flywheel.delivery.views import router as delivery_router
-from flywheel.deploy import durable
+from flywheel.deploy import durable, run_steps
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.views import router as deploy_router
 from flywheel.http.errors import error_response, install_error_handlers
@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.db = db
     release_service.EXTRA_GATES["incidents"] = incident_gates.open_p1_gate
+    if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
+        run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
     slo_gate.install(settings)
     install_error_handlers(app)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -152,7 +154,26 @@ def _perform(
         pool=dep.pool,
         should_stop=lambda: phase == "deploy" and _control(db, dep.id) in ("abort", "rollback"),
     )
-    return actions.perform(kit, action, instances, versions=_versions(dep, phase), updated=updated)
+    detail = actions.perform(
+        kit, action, instances, versions=_versions(dep, phase), updated=updated
+    )
+    if action == "bake":
+        _check_alerts(db, dep)
+    return detail
+
+
+# Other domains' checks of a baking batch (the incident domain adds "alerts on the service").
+BAKE_CHECKS: list[Callable[[Session, str, datetime], str | None]] = []
+
+
+def _check_alerts(db: Database, dep: Deployment) -> None:
+    """Fail the batch when a check says something went wrong on the service since the start."""
+    since = dep.started_at or dep.created_at
+    with db.session() as session:
+        for check in BAKE_CHECKS:
+            problem = check(session, dep.service, since)
+            if problem:
+                raise StepFailed(problem)
 
 
 def act(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,3 +27,12 @@ def open_p1_gate(session: Session, key: str) -> dict[str, Any]:
         "status": "pass",
         "reason": f"no open P1 incident on {key} or what it depends on",
     }
+
+
+def alerts_since(session: Session, key: str, since: datetime) -> str | None:
+    """A problem to fail a baking batch on: an incident opened on the service since `since`."""
+    found = [i for i in service.open_incidents_on(session, services=[key]) if i.opened_at >= since]
+    if not found:
+        return None
+    first = found[0]
+    return f"{first.number} ({first.title}) opened on {key} during the rollout"

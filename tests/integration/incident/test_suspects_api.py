@@ -173,3 +173,35 @@ def test_a_responder_without_deploy_rights_cannot_roll_back(
         "/api/v1/incidents/1/rollback", json={"deployment_id": 1}, headers=auditor.headers
     )
     assert answer.status_code == 403
+
+
+def test_an_incident_opened_during_the_rollout_rolls_it_back(
+    client: TestClient, db: Database, shop: Pool
+) -> None:
+    operator = make_person(db, Role.OPERATOR)
+    admin = make_person(db, Role.ADMIN)
+    client.put("/api/v1/environments/staging", json={"rank": 1}, headers=admin.headers)
+    answer = client.post(
+        "/api/v1/deployments",
+        json={
+            "pool": "shop-pool",
+            "version": "v2",
+            "environment": "staging",
+            "settings": {**FAST, "bake_s": 3},
+        },
+        headers=operator.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    run_id = answer.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/v1/deployments/{run_id}", headers=operator.headers).json()
+        if any(s["action"] == "bake" for s in run["steps"]):
+            break
+        time.sleep(0.05)
+    incident = _p1(client, db)
+    done = _finished(client, operator, run_id)
+    assert done["state"] == "rolled_back"
+    assert f"{incident['number']}" in done["status_reason"]
+    assert "during the rollout" in done["status_reason"]
+    assert {shop.target.running_version(i) for i in shop.instances} == {"v1"}
