@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
-from flywheel.incident import directory, severity
+from flywheel.incident import directory, reactions, severity
 from flywheel.incident.grouping import (
     AlertOutcome,
     Group,
@@ -117,6 +117,7 @@ def receive(
     store.add_timeline(_timeline_rows(plan, ids, actor, now))
     result = _result(plan, ids)
     _audit(session, actor, source, plan, ids, raised, result)
+    reactions.react(session, result, actor, now)
     return result
 
 
