@@ -53,7 +53,7 @@ def _rollbacks(session: Session, incident_ids: list[int]) -> dict[int, datetime]
         .where(IncidentEvent.incident_id.in_(incident_ids), IncidentEvent.kind == ROLLBACK_KIND)
         .group_by(IncidentEvent.incident_id)
     )
-    return dict(session.execute(query).tuples().all())
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 def p1_downtime(session: Session, *, service: str, start: datetime, end: datetime) -> Downtime:
