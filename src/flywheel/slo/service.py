@@ -278,12 +278,16 @@ def raise_alerts(
     """Evaluate every SLO (of a service) and hand the round of alerts to every sink.
 
     Sinks (the incident domain's intake) deduplicate by fingerprint, as they do for
-    Alertmanager alerts, and resolve the quiet alerts they saw firing.
+    Alertmanager alerts, and resolve the quiet alerts they saw firing. SLOs measured from
+    incident downtime raise nothing: their bad minutes are open incidents already, and an
+    alert joining such an incident would keep it, and so the downtime, open.
     """
     now = now or utcnow()
     firing: list[BurnAlert] = []
     quiet: list[str] = []
     for slo in list_slos(session, service=service, limit=10_000):
+        if slo.source == SourceKind.INCIDENTS.value:
+            continue
         found = alert_round(evaluate(session, slo=slo, settings=settings, now=now))
         firing.extend(found.firing)
         quiet.extend(found.quiet)

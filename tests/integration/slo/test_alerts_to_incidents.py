@@ -151,3 +151,21 @@ def test_p1_downtime_runs_from_detection_to_rollback_or_resolution(
     assert list(found.causes) == [f"{rolled.number} P1", f"{fixed.number} P1"]
     assert [(c.start, c.end) for c in found.covered] == [(start + 20 * m, start + 1000 * m)]
     assert counts == {"P1": 1, "P2": 1, "P3": 0, "P4": 0}
+
+
+def test_slos_on_incident_downtime_raise_no_alerts_that_would_keep_the_incident_open(
+    client: TestClient, db: Database, operator: Person, installed: sources.Registry
+) -> None:
+    now = utcnow()
+    with db.session(write=True) as session:
+        record_incident(session, service="shop", priority=1, opened_at=now - timedelta(minutes=30))
+        session.commit()
+    slo = {"service": "shop", "name": "up", "objective": 99.9, "source": "incidents"}
+    created = client.post("/api/v1/slos", json=slo, headers=operator.headers)
+    assert created.status_code == 201, created.text
+    status = client.get(f"/api/v1/slos/{created.json()['id']}/status", headers=operator.headers)
+    assert status.json()["status"] == "at risk"  # 30 minutes down of a 43-minute budget
+    assert any(a["status"] == "firing" for a in status.json()["objectives"][0]["alerts"])
+    body = _evaluate(client, operator)
+    assert body["alerts"] == [] and body["quiet"] == []
+    assert len(_incidents(client, operator)) == 1
