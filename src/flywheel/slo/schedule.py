@@ -14,7 +14,7 @@ from typing import Any
 
 from dbos import DBOS
 
-from flywheel.config import Settings
+from flywheel.config import Settings, get_settings
 from flywheel.db import Database
 from flywheel.deploy import durable
 from flywheel.slo import service
@@ -42,7 +42,8 @@ def run_round(database: Database, settings: Settings, now: datetime) -> dict[str
 
 @DBOS.step(name="flywheel.slo.raise_alerts")
 def _raise(at: str) -> dict[str, int]:
-    return run_round(durable.database(), _settings["current"], datetime.fromisoformat(at))
+    settings = _settings.get("current") or get_settings()
+    return run_round(durable.database(), settings, datetime.fromisoformat(at))
 
 
 @DBOS.workflow(name="flywheel.slo.burn_alerts")
