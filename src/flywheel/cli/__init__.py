@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from flywheel.cli import (
     audit_commands,
+    backup_commands,
     change_commands,
     cmdb_commands,
     db_commands,
@@ -38,6 +39,8 @@ app = typer.Typer(
 app.command("serve")(serve_commands.serve)
 app.command("init")(serve_commands.init)
 app.command("demo")(demo_commands.demo)
+app.command("backup")(backup_commands.backup)
+app.command("restore")(backup_commands.restore)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")
