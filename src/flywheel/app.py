@@ -33,6 +33,7 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.http.ratelimit import Limit, RateLimitMiddleware
 from flywheel.incident import gates as incident_gates
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
@@ -86,6 +87,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        identified=Limit(settings.rate_limit_per_s, settings.rate_limit_burst),
+        anonymous=Limit(settings.rate_limit_anonymous_per_s, settings.rate_limit_anonymous_burst),
+        enabled=settings.rate_limit_enabled,
+    )
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)
     for router in DOMAIN_ROUTERS:

@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_limit_enabled: bool = Field(default=True, description="Answer 429 over the limits.")
+    rate_limit_per_s: float = Field(
+        default=1000.0, gt=0, description="Requests/s per API token or console session."
+    )
+    rate_limit_burst: int = Field(default=2000, ge=1)
+    rate_limit_anonymous_per_s: float = Field(
+        default=20.0, gt=0, description="Requests/s per client address without a token."
+    )
+    rate_limit_anonymous_burst: int = Field(default=60, ge=1)
     sqlite_synchronous: str = "NORMAL"
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
