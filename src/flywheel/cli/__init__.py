@@ -17,6 +17,7 @@ from flywheel.cli import (
     delivery_commands,
     demo_commands,
     deploy_commands,
+    doctor_commands,
     incident_commands,
     oncall_commands,
     policy_commands,
@@ -41,6 +42,7 @@ app.command("init")(serve_commands.init)
 app.command("demo")(demo_commands.demo)
 app.command("backup")(backup_commands.backup)
 app.command("restore")(backup_commands.restore)
+app.command("doctor")(doctor_commands.doctor)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")
