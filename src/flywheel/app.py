@@ -35,6 +35,7 @@ from flywheel.http.middleware import (
 )
 from flywheel.http.ratelimit import Limit, RateLimitMiddleware
 from flywheel.incident import gates as incident_gates
+from flywheel.incident import slo_providers
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
@@ -43,6 +44,7 @@ from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 from flywheel.slo import gate as slo_gate
+from flywheel.slo import schedule as slo_schedule
 from flywheel.slo.views import router as slo_router
 from flywheel.web.console import install_console
 
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
     slo_gate.install(settings)
+    slo_providers.install(settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)
@@ -110,6 +113,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
     await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
+    await run_in_threadpool(slo_schedule.start, app.state.db, app.state.settings)
     yield
     await run_in_threadpool(durable.shutdown)
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default="", description="Prometheus to query for SLIs of source 'prometheus'."
     )
     prometheus_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    slo_alert_minutes: int = Field(
+        default=1, ge=0, le=60, description="Evaluate burn-rate alerts this often; 0 = on request."
+    )
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (a private network)."
     )
