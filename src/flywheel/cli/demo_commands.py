@@ -8,9 +8,10 @@ and a pipeline that opens a change every minute and deploys the approved ones.
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import typer
@@ -89,7 +90,7 @@ def _wait_ready(url: str) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int) -> str | None:
+def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int, slos: bool) -> str | None:
     """Estate, environments, policy and SLOs; the live monitor's integration token."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=300) as api:
@@ -98,10 +99,14 @@ def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int) -> str
         for batch in estate.tenants(tenant_count):
             api.post("/cmdb/import", json=batch).raise_for_status()
         api.put("/change-policies/*", json={"text": DEMO_POLICY}).raise_for_status()
-        for name, rank, needs_change in (("staging", 1, False), ("production", 2, True)):
+        # Only production gates deployments: the live pool has no staging twin (the history's
+        # staging runs were recorded from the teams' own tooling).
+        for name, rank, needs_change in (("production", 1, True),):
             body = {"rank": rank, "requires_change": needs_change}
             api.put(f"/environments/{name}", json=body).raise_for_status()
-        for service, objective in history.OBJECTIVES.items():
+        # Without history the live bakes are the SLOs' only traffic: one faulty version would
+        # spend a budget and its gate would stop the pipeline for the rest of the window.
+        for service, objective in history.OBJECTIVES.items() if slos else ():
             slo = {
                 "service": service,
                 "name": "availability",
@@ -163,6 +168,7 @@ class Scenario:
     tenant_count: int
     days: int
     stopping: threading.Event
+    pools: list[LivePool] = field(default_factory=list)
 
 
 def _scenario(run: Scenario) -> None:
@@ -170,8 +176,9 @@ def _scenario(run: Scenario) -> None:
     home = run.cfg.home / "demo"
     pool = LivePool(home, STOREFRONT_PORTS, FRONTEND_PORT) if run.live else None
     if pool is not None:
+        run.pools.append(pool)  # the main thread stops it, even if this thread is stuck
         console.print(f"[bold]storefront:[/] {pool.start()}")
-    integration = _seed(run.url, run.tokens["admin"], pool, run.tenant_count)
+    integration = _seed(run.url, run.tokens["admin"], pool, run.tenant_count, slos=run.days > 0)
     if run.days:
         _history(run.cfg, run.days)
     console.print(
@@ -198,7 +205,10 @@ def _scenario(run: Scenario) -> None:
     finally:
         customers.stopping.set()
         watcher.join(timeout=10)
-        pool.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def demo(
@@ -229,6 +239,8 @@ def demo(
         uvicorn.Config(create_app(cfg), host=host, port=port, log_level="warning")
     )
     failed: list[Exception] = []
+    # uvicorn re-raises SIGTERM after its shutdown; as SystemExit it lets the pool stop below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = threading.Thread(
         target=_scenario_logged, args=(run, server, failed), daemon=True, name="demo-scenario"
     )
@@ -237,9 +249,9 @@ def demo(
         server.run()
     finally:
         run.stopping.set()
-        worker.join(timeout=30)
-        if worker.is_alive():
-            err_console.print("the scenario did not stop in time")
+        worker.join(timeout=10)
+        for pool in run.pools:
+            pool.stop()
     if failed:
         raise typer.Exit(1)
     if not live:

@@ -116,7 +116,7 @@ def _commits(
     return [
         (
             f"{rng.getrandbits(128):032x}{serial:08x}",
-            opened - timedelta(hours=span_h * (count - n) / count + 0.3),
+            opened - timedelta(hours=span_h * (count - n) / count + 1.1),  # then CI, staging
         )
         for n in range(count)
     ]

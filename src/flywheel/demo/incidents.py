@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 log = logging.getLogger("flywheel.demo")
-FIRE_RATIO, CLEAR_RATIO, MIN_REQUESTS = 0.02, 0.005, 20
-WINDOW_S = 20.0
+FIRE_RATIO, CLEAR_RATIO, MIN_REQUESTS = 0.01, 0.002, 20
+WINDOW_S = 10.0
 NEVER = "0001-01-01T00:00:00Z"
 ACTIVE = ("pending", "running", "paused", "rolling_back")
 
@@ -65,7 +65,7 @@ def alertmanager_payload(status: str, fingerprint: str, started: datetime) -> di
             "service": "storefront",
             "severity": "critical",
         },
-        "annotations": {"summary": "Storefront answers 5xx to more than 2 % of customers"},
+        "annotations": {"summary": "Storefront answers 5xx to more than 1 % of customers"},
         "startsAt": started.isoformat(),
         "endsAt": ended,
         "fingerprint": fingerprint,
