@@ -133,11 +133,14 @@ def _schedule_change(replay: Replay, story: ChangeStory) -> None:
 
     def deploy(session: Session) -> None:
         change_id = replay.change_ids[key]
-        _approve(session, cast, change_id)  # held although the plan did not expect it
-        if change_service.get_change(session, change_id=change_id).state != State.SCHEDULED:
+        # Approved here if it was held although the plan did not expect it.
+        if _approve(session, cast, change_id) != State.SCHEDULED:
             return  # rejected (or otherwise stopped): nothing to deploy
         run = _run(session, cast.pipeline, story, "production", story.deploy_at, change_id)
         replay.run_ids[key] = run.id
+
+    def approve(session: Session) -> None:
+        _approve(session, cast, replay.change_ids[key])
 
     def review(session: Session) -> None:
         change_id = replay.change_ids[key]
@@ -149,19 +152,21 @@ def _schedule_change(replay: Replay, story: ChangeStory) -> None:
     replay.at(story.staged_at, stage)
     replay.at(story.opened_at, open_change)
     if story.approved_at is not None:
-        replay.at(story.approved_at, lambda s: _approve(s, cast, replay.change_ids[key]))
+        replay.at(story.approved_at, approve)
     replay.at(story.deploy_at, deploy)
     replay.at(story.reviewed_at, review)
     if story.incident is not None:
         _schedule_incident(replay, story.incident, cause=story)
 
 
-def _approve(session: Session, cast: Cast, change_id: int) -> None:
-    state = change_service.get_change(session, change_id=change_id).state
-    if state in (State.AUTHORIZE.value, State.ASSESS.value):
-        approvals.approve(
+def _approve(session: Session, cast: Cast, change_id: int) -> str:
+    """The change manager approves the change if it waits for approval; its state after."""
+    change = change_service.get_change(session, change_id=change_id)
+    if change.state in (State.AUTHORIZE.value, State.ASSESS.value):
+        change = approvals.approve(
             session, actor=cast.change_manager, change_id=change_id, comment="risk understood"
         )
+    return change.state
 
 
 def _run(
