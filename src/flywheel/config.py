@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL; enables SSO.")
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile groups"
+    oidc_groups_claim: str = Field(default="groups", description="Claim listing the groups.")
+    oidc_role_map: dict[str, list[str]] = Field(
+        default_factory=dict, description='JSON: {"group": ["role", …]}'
+    )
+    oidc_team_map: dict[str, list[str]] = Field(
+        default_factory=dict, description='JSON: {"group": ["team-key", …]}'
+    )
+    oidc_label: str = Field(default="single sign-on", description="The console's SSO button.")
+    oidc_redirect_uri: str = Field(default="", description="Callback URL behind a proxy.")
+    oidc_timeout_s: float = Field(default=5.0, gt=0, le=60)
     rate_limit_enabled: bool = Field(default=True, description="Answer 429 over the limits.")
     rate_limit_per_s: float = Field(
         default=1000.0, gt=0, description="Requests/s per API token or console session."
