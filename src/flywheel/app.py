@@ -46,6 +46,7 @@ from flywheel.risk.views import router as risk_router
 from flywheel.slo import gate as slo_gate
 from flywheel.slo import schedule as slo_schedule
 from flywheel.slo.views import router as slo_router
+from flywheel.vault import keyring as vault_keyring
 from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
+    vault_keyring.use(settings)
     slo_gate.install(settings)
     slo_providers.install(settings)
     install_error_handlers(app)

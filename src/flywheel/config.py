@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    encryption_keys: str = Field(
+        default="", description="Fernet keys for secrets at rest, comma-separated, newest first."
+    )
     oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL; enables SSO.")
     oidc_client_id: str = ""
     oidc_client_secret: str = ""

@@ -23,6 +23,7 @@ from flywheel.cli import (
     policy_commands,
     risk_commands,
     risk_model_commands,
+    secrets_commands,
     serve_commands,
     slo_commands,
     token_commands,
@@ -56,6 +57,7 @@ app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
+app.add_typer(secrets_commands.app, name="secrets")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 
