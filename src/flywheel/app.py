@@ -34,6 +34,7 @@ from flywheel.http.middleware import (
     SqliteWriteGate,
 )
 from flywheel.http.ratelimit import Limit, RateLimitMiddleware
+from flywheel.http.telemetry import RequestMetrics, RequestMetricsMiddleware
 from flywheel.incident import gates as incident_gates
 from flywheel.incident import slo_providers
 from flywheel.incident.cause_views import router as cause_router
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anonymous=Limit(settings.rate_limit_anonymous_per_s, settings.rate_limit_anonymous_burst),
         enabled=settings.rate_limit_enabled,
     )
+    app.state.request_metrics = RequestMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.request_metrics)
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)
     for router in DOMAIN_ROUTERS:

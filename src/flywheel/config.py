@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
+    log_format: str = Field(default="text", pattern="^(text|json)$", description="text or json")
     warm_indexes: bool = Field(default=True, description="Load in-memory indexes at start.")
     work_database_url: str = Field(
         default="", description="Where durable work (deployment runs) keeps its state."
