@@ -183,11 +183,14 @@ def _start_after_commit(session: Session, rollback_id: int, workflow_id: str) ->
 
 
 def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    if not session.in_nested_transaction():  # a savepoint's end is not the batch's
+        session.info.pop(_PENDING, None)
 
 
 def _start_pending(session: Session) -> None:
     """Start the committed rollback runs; a failure leaves them pending, resumed at launch."""
+    if session.in_nested_transaction():  # SQLAlchemy reports released savepoints here too
+        return
     pending: list[tuple[int, str]] = session.info.pop(_PENDING, [])
     if not pending or _runtime.database is None or _runtime.settings is None:
         return
