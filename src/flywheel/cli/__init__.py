@@ -19,6 +19,7 @@ from flywheel.cli import (
     incident_commands,
     oncall_commands,
     policy_commands,
+    probe_commands,
     risk_commands,
     risk_model_commands,
     serve_commands,
@@ -49,6 +50,7 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
+app.add_typer(probe_commands.app, name="probe")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`

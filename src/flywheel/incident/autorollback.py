@@ -58,7 +58,14 @@ def react(session: Session, result: IntakeResult, actor: Actor, now: datetime) -
     """Consider the top suspect of every incident the batch opened or reopened."""
     settings = _runtime.settings or get_settings()
     for number in dict.fromkeys(result.incidents_opened + result.incidents_reopened):
-        consider(session, incident_id=int(number.removeprefix("INC")), settings=settings, now=now)
+        incident_id = int(number.removeprefix("INC"))
+        started = len(session.info.get(_PENDING, []))
+        try:
+            with session.begin_nested():  # a failure here must not lose the batch's alerts
+                consider(session, incident_id=incident_id, settings=settings, now=now)
+        except Exception:
+            del session.info.get(_PENDING, [])[started:]  # runs of the undone savepoint
+            log.exception("automatic rollback could not decide about %s", number)
 
 
 def consider(

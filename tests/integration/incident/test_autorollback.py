@@ -20,8 +20,16 @@ from flywheel.audit.models import AuditEvent
 from flywheel.auth.roles import Role
 from flywheel.db import Database
 from flywheel.deploy.models import Deployment
+from flywheel.incident import autorollback
 from tests.deploy_support import Pool, running_pool
-from tests.factories import Person, make_deployable_pool, make_person
+from tests.factories import (
+    Person,
+    am_alert,
+    am_payload,
+    make_deployable_pool,
+    make_integration,
+    make_person,
+)
 
 FINAL = {"succeeded", "rolled_back", "failed", "aborted"}
 FAST = {"bake_s": 0.5, "health_timeout_s": 15}
@@ -181,3 +189,21 @@ def test_a_suspect_the_policy_does_not_cover_gets_a_reason_on_the_timeline(
         f"/api/v1/incidents/{incident['id']}/suspects", headers=operator.headers
     ).json()
     assert suspects[0]["deployment_id"] == v2["id"]
+
+
+def test_a_failing_decision_never_loses_the_batch(
+    client: TestClient, db: Database, operator: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("policy store unreachable")
+
+    monkeypatch.setattr(autorollback, "consider", broken)
+    token = make_integration(db)
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("fp-1", instance="db1", service="shop")),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["incidents_opened"]) == 1
+    assert _only_incident(client, operator)["state"] == "triggered"
