@@ -35,7 +35,9 @@ def add(
     ci: str = typer.Option(..., "--ci", help="The configuration item the probe checks."),
     method: str = typer.Option("GET", help="GET or HEAD."),
     interval: int = typer.Option(60, help="Seconds between runs (at least 5)."),
-    timeout: float = typer.Option(5.0, help="Seconds to wait for an answer."),
+    timeout: float | None = typer.Option(
+        None, help="Seconds to wait for an answer [default: 5, at most half the interval]."
+    ),
     expect: str = typer.Option("200-399", help="Accepted status: '200', '200-299', '200,204'."),
     body: str | None = typer.Option(None, help="Text the answer must contain."),
     failures: int = typer.Option(1, help="Consecutive failures before an alert fires."),
@@ -51,7 +53,7 @@ def add(
         "url": target,
         "method": method.upper(),
         "interval_s": interval,
-        "timeout_s": timeout,
+        "timeout_s": timeout if timeout is not None else min(5.0, interval / 2),
         "expected_status": expect,
         "body_contains": body,
         "enabled": not disabled,
