@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from flywheel.auth.actor import Actor
 from flywheel.config import Settings
@@ -138,6 +139,24 @@ def _send_alert(
         now=now,
         ci_cache_seconds=settings.incident_ci_cache_seconds,
     )
+
+
+def settle(session: Session, settings: Settings, probe: Probe, why: str) -> None:
+    """Resolve the alert of a probe that stops running (removed or disabled) while failing."""
+    if not probe.alerting:
+        return
+    now = utcnow()
+    outcome = Outcome(True, None, None, why)
+    _send_alert(session, settings, probe, AlertStatus.RESOLVED, outcome, now)
+    session.execute(
+        update(Probe)
+        .where(Probe.id == probe.id)
+        .values(alerting=False, consecutive_failures=0)
+        .execution_options(synchronize_session=False)
+    )
+    # Run state, not configuration: the probe's version stays what the caller sent.
+    set_committed_value(probe, "alerting", False)
+    set_committed_value(probe, "consecutive_failures", 0)
 
 
 def record(

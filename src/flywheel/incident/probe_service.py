@@ -91,7 +91,8 @@ def get_probe(session: Session, *, name: str) -> Probe:
     return found
 
 
-def _check_version(probe: Probe, version: int) -> None:
+def check_version(probe: Probe, version: int) -> None:
+    """StaleVersion (409) unless the probe is still at the version the caller read."""
     if probe.version != version:
         raise StaleVersion(
             f"probe '{probe.name}' is at version {probe.version}, not {version}",
@@ -102,7 +103,7 @@ def _check_version(probe: Probe, version: int) -> None:
 def update_probe(session: Session, *, actor: Actor, name: str, data: ProbeUpdate) -> Probe:
     """Change a probe's settings (send the version you read)."""
     probe = get_probe(session, name=name)
-    _check_version(probe, data.version)
+    check_version(probe, data.version)
     before = _summary(probe)
     changes = data.model_dump(exclude={"version"}, exclude_unset=True)
     interval = changes.get("interval_s") or probe.interval_s
@@ -131,7 +132,7 @@ def remove_probe(session: Session, *, actor: Actor, name: str, version: int | No
     """Delete a probe and its results (an open alert of it stays with its incident)."""
     probe = get_probe(session, name=name)
     if version is not None:
-        _check_version(probe, version)
+        check_version(probe, version)
     before = _summary(probe)
     session.delete(probe)
     session.flush()

@@ -64,9 +64,13 @@ def show_probe(name: str, session: DbSession, _: Reader) -> ProbeDetail:
 
 
 @router.patch("/probes/{name}", response_model=ProbeOut)
-def update_probe(name: str, data: ProbeUpdate, session: DbSession, actor: Manager) -> ProbeOut:
+def update_probe(
+    name: str, data: ProbeUpdate, request: Request, session: DbSession, actor: Manager
+) -> ProbeOut:
     """Change a probe (send the version you read; a stale one gets 409)."""
     probe = probe_service.update_probe(session, actor=actor, name=name, data=data)
+    if not probe.enabled:
+        probe_runner.settle(session, request.app.state.settings, probe, "probe disabled")
     session.commit()
     return ProbeOut.model_validate(probe)
 
@@ -74,6 +78,7 @@ def update_probe(name: str, data: ProbeUpdate, session: DbSession, actor: Manage
 @router.delete("/probes/{name}", response_model=ProbeOut)
 def remove_probe(
     name: str,
+    request: Request,
     session: DbSession,
     actor: Manager,
     version: Annotated[
@@ -81,6 +86,10 @@ def remove_probe(
     ] = None,
 ) -> ProbeOut:
     """Remove a probe and its runs."""
+    found = probe_service.get_probe(session, name=name)
+    if version is not None:
+        probe_service.check_version(found, version)
+    probe_runner.settle(session, request.app.state.settings, found, "probe removed")
     probe = probe_service.remove_probe(session, actor=actor, name=name, version=version)
     shown = ProbeOut.model_validate(probe)
     session.commit()

@@ -230,3 +230,30 @@ def test_two_workers_claim_each_due_probe_once(db: Database, settings: Settings)
         slots = set(session.scalars(select(Probe.next_run_at)))
         assert all(s > now for s in slots)
         assert session.scalars(select(ProbeRun)).first() is None
+
+
+def test_disabling_or_removing_a_failing_probe_resolves_its_alert(
+    client: TestClient, db: Database, operator: Person, services: None
+) -> None:
+    with serving("fail") as broken:
+        _create(client, operator, name="checkout", ci_key="checkout", url=broken.url)
+        _create(client, operator, name="search", ci_key="search", url=broken.url)
+        _run(client, operator, "checkout")
+        _run(client, operator, "search")
+    assert {a.status for a in _probe_alerts(db).values()} == {"firing"}
+
+    off = client.patch(
+        "/api/v1/probes/checkout", json={"version": 1, "enabled": False}, headers=operator.headers
+    )
+    assert off.status_code == 200, off.text
+    assert (off.json()["version"], off.json()["alerting"]) == (2, False)
+    assert _probe_alerts(db)["checkout"].status == "resolved"
+
+    stale = client.delete("/api/v1/probes/search?version=7", headers=operator.headers)
+    assert stale.status_code == 409
+    assert _probe_alerts(db)["search"].status == "firing"
+    gone = client.delete("/api/v1/probes/search?version=1", headers=operator.headers)
+    assert gone.status_code == 200, gone.text
+    search = _probe_alerts(db)["search"]
+    assert search.status == "resolved"
+    assert _incident_of(db, search).state == "resolved"
