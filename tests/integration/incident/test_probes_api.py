@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from flywheel.app import create_app
 from flywheel.auth.roles import Role
 from flywheel.config import Settings
 from flywheel.db import Database, utcnow
@@ -257,3 +259,20 @@ def test_disabling_or_removing_a_failing_probe_resolves_its_alert(
     search = _probe_alerts(db)["search"]
     assert search.status == "resolved"
     assert _incident_of(db, search).state == "resolved"
+
+
+def test_the_server_runs_due_probes_when_asked_to(
+    settings: Settings, db: Database, services: None
+) -> None:
+    serving_settings = settings.model_copy(update={"probe_worker": True, "probe_poll_seconds": 0.1})
+    with serving("ok") as target:
+        make_probe(db, "catalog", "catalog", target.url, interval_s=3600)
+        with TestClient(create_app(serving_settings, db)):
+            deadline = time.monotonic() + 30
+            while target.hits == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)  # a second pass finds nothing due
+    with db.session() as session:
+        runs = list(session.scalars(select(ProbeRun)))
+    assert [(r.ok, r.status_code) for r in runs] == [(True, 200)]
+    assert target.hits == 1
