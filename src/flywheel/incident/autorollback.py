@@ -157,11 +157,13 @@ def _record(
         return None
     if verdict.allowed:
         summary = f"rolled back {_what(top)} automatically: policy {policy.describe()}"
-        kind, action = "rollback.automatic", "incident.autorollback"
+        # Same kind as a responder's rollback: service levels read the first one as mitigation.
+        kind, action = "rollback", "incident.autorollback"
     else:
         summary = f"not rolled back automatically: {_what(top)}, because {verdict.reason}"
         kind, action = "rollback.declined", "incident.autorollback_declined"
     data: dict[str, Any] = {
+        "automatic": True,
         "deployment_id": top.candidate.deployment_id,
         "rollback_id": rollback_id,
         "score": top.score,

@@ -132,10 +132,11 @@ def test_the_policy_rolls_back_the_fresh_deployment_that_broke_the_probe(
     failed = _run_probe(client, operator)
     assert failed["ok"] is False and "v1" in failed["error"]
     incident = _only_incident(client, operator)
-    automatic = [e for e in incident["timeline"] if e["kind"] == "rollback.automatic"]
+    automatic = [e for e in incident["timeline"] if e["kind"] == "rollback"]
     assert len(automatic) == 1, incident["timeline"]
     assert automatic[0]["summary"].startswith(f"rolled back deployment {v2['id']} (shop v2)")
     assert "automatically: policy staging deployment" in automatic[0]["summary"]
+    assert automatic[0]["data"]["automatic"] is True
     [rollback] = _rollbacks(db)
     assert rollback.rollback_of == v2["id"]
     done = _finished(client, operator, rollback.id)
