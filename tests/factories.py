@@ -455,3 +455,15 @@ def record_incident(
         )
         session.add(event)
     return incident
+
+
+def make_probe(db: Database, name: str, ci_key: str, url: str, **fields: object) -> int:
+    """A committed HTTP probe of a CI, due at once; returns its id."""
+    from flywheel.incident import probe_service
+    from flywheel.incident.probe_schemas import ProbeCreate
+
+    data = ProbeCreate.model_validate({"name": name, "ci_key": ci_key, "url": url, **fields})
+    with db.session(write=True) as session:
+        probe = probe_service.create_probe(session, actor=SYSTEM, data=data)
+        session.commit()
+        return probe.id

@@ -73,6 +73,27 @@ class Settings(BaseSettings):
     incident_ci_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long alert intake remembers a CI look-up."
     )
+    probe_worker: bool = Field(
+        default=False, description="Run due HTTP probes inside `flywheel serve` as well."
+    )
+    probe_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often a probe worker looks for due probes."
+    )
+    probe_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Probes a worker runs at once."
+    )
+    autorollback_enabled: bool = Field(
+        default=False,
+        description="Roll back an incident's top suspect by policy for services with no policy.",
+    )
+    autorollback_min_score: float = Field(default=0.6, ge=0, le=1)
+    autorollback_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    autorollback_environments: str = Field(
+        default="production", description="Comma-separated environments rolled back by policy."
+    )
+    autorollback_max_distance: int = Field(
+        default=1, ge=0, le=10, description="0: the failing service only; 1: and what it needs."
+    )
     prometheus_url: str = Field(
         default="", description="Prometheus to query for SLIs of source 'prometheus'."
     )

@@ -21,6 +21,7 @@ from flywheel.cli import (
     incident_commands,
     oncall_commands,
     policy_commands,
+    probe_commands,
     risk_commands,
     risk_model_commands,
     secrets_commands,
@@ -55,6 +56,7 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
+app.add_typer(probe_commands.app, name="probe")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 app.add_typer(secrets_commands.app, name="secrets")
