@@ -424,3 +424,35 @@ def record_change(
         )
         session.flush()
     return change
+
+
+def make_incident(
+    db: Database,
+    *,
+    service: str = "checkout",
+    title: str = "DiskFull on db1",
+    opened_at: datetime | None = None,
+    ci_keys: list[str] | None = None,
+    source: str = "alerts",
+    state: str = "resolved",
+) -> int:
+    """An incident as alert intake or an import leaves it (resolved by default): its id."""
+    from flywheel.incident.models import Incident
+
+    at = opened_at or utcnow() - timedelta(days=1)
+    with db.session(write=True) as session:
+        incident = Incident(
+            title=title,
+            state=state,
+            priority=3,
+            urgency=2,
+            impact_level=2,
+            service=service,
+            ci_keys=ci_keys or [],
+            opened_at=at,
+            resolved_at=at + timedelta(hours=1) if state == "resolved" else None,
+            source=source,
+        )
+        session.add(incident)
+        session.commit()
+        return incident.id

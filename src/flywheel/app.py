@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -34,10 +35,15 @@ from flywheel.http.middleware import (
     SqliteWriteGate,
 )
 from flywheel.incident import gates as incident_gates
+from flywheel.incident import reactions as incident_reactions
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.views import router as incident_router
+from flywheel.problem import known_error_service
+from flywheel.problem.known_error_views import router as known_error_router
+from flywheel.problem.verify_service import Worker as ProblemWorker
+from flywheel.problem.views import router as problem_router
 from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
@@ -62,6 +68,8 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     oncall_router,
     slo_router,
     delivery_router,
+    problem_router,
+    known_error_router,
 ]
 
 
@@ -81,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
+    incident_reactions.register(known_error_service.REACTION, known_error_service.react)
     slo_gate.install(settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
@@ -103,7 +112,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
     await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
+    settings: Settings = app.state.settings
+    worker = ProblemWorker(
+        app.state.db,
+        interval_s=settings.problem_worker_seconds,
+        quiet_period=timedelta(days=settings.problem_quiet_period_days),
+    )
+    worker.start()
     yield
+    worker.stop()
     await run_in_threadpool(durable.shutdown)
 
 
