@@ -41,9 +41,9 @@ class IncidentFacts:
 
 
 def classification(facts: IncidentFacts) -> str | None:
-    """'category / subcategory / symptom' when all three are known (imported records)."""
-    parts = (facts.category, facts.subcategory, facts.symptom)
-    if not all(parts):
+    """'category / subcategory / symptom' (the parts known, at least two) of imported records."""
+    parts = [p for p in (facts.category, facts.subcategory, facts.symptom) if p]
+    if len(parts) < 2:
         return None
     # Classification values are codes ("Symptom 491"): their numbers are what tells them apart.
     return " / ".join(" ".join(str(p).lower().split()) for p in parts)

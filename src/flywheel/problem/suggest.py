@@ -48,10 +48,14 @@ def _keys(facts: IncidentFacts, rules: Rules) -> list[tuple[str, str]]:
 
 
 def _bursts(members: list[IncidentFacts], period_s: float) -> list[list[IncidentFacts]]:
-    """Runs of incidents each opened within `period_s` of the one before."""
+    """Incidents opened within `period_s` of the first of their window (windows don't overlap).
+
+    A chain (each within the period of the one before) would let a signature that is
+    merely common grow one group spanning months; a window keeps "recurs within a period".
+    """
     runs: list[list[IncidentFacts]] = []
     for facts in sorted(members, key=lambda f: (f.opened_at_s, f.id)):
-        if runs and facts.opened_at_s - runs[-1][-1].opened_at_s <= period_s:
+        if runs and facts.opened_at_s - runs[-1][0].opened_at_s <= period_s:
             runs[-1].append(facts)
         else:
             runs.append([facts])

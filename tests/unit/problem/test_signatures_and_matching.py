@@ -68,3 +68,10 @@ def test_following_replacements_stops_at_a_circle() -> None:
     assert follow(1, {1: 2, 2: 3, 3: None}) == [1, 2, 3]
     with pytest.raises(Conflict, match="circle: KE0000002 → KE0000003 → KE0000002"):
         follow(1, {1: 2, 2: 3, 3: 2})
+
+
+def test_a_partial_classification_still_keeps_its_codes() -> None:
+    a = facts(1, 0, category="Category 26", subcategory="Subcategory 174")
+    b = facts(2, 0, category="Category 27", subcategory="Subcategory 174")
+    assert signature(a) == "class:category 26 / subcategory 174" != signature(b)
+    assert signature(facts(3, 0, category="Category 26")).startswith("text:")
