@@ -19,6 +19,7 @@ from flywheel.cli import (
     incident_commands,
     oncall_commands,
     policy_commands,
+    problem_commands,
     risk_commands,
     risk_model_commands,
     serve_commands,
@@ -51,6 +52,8 @@ app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
+app.add_typer(problem_commands.app, name="problem")
+app.add_typer(problem_commands.known_error_app, name="known-error")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 
