@@ -40,7 +40,7 @@ from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.views import router as incident_router
-from flywheel.problem import known_error_service
+from flywheel.problem import reaction as problem_reaction
 from flywheel.problem.known_error_views import router as known_error_router
 from flywheel.problem.verify_service import Worker as ProblemWorker
 from flywheel.problem.views import router as problem_router
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
-    incident_reactions.register(known_error_service.REACTION, known_error_service.react)
+    incident_reactions.register(problem_reaction.REACTION, problem_reaction.react)
     slo_gate.install(settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)

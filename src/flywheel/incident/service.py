@@ -332,3 +332,11 @@ def references_of_kind(session: Session, *, kind: str) -> list[tuple[int, str]]:
     """(incident id, ref) of every link of this kind, e.g. imported 'servicenow.problem'."""
     query = select(IncidentLink.incident_id, IncidentLink.ref).where(IncidentLink.kind == kind)
     return [(row[0], row[1]) for row in session.execute(query.order_by(IncidentLink.id))]
+
+
+def suspect_changes(session: Session, *, incident_id: int) -> list[tuple[int, float]]:
+    """(change id, score) of the incident's suspect deployments that carried a change."""
+    from flywheel.incident import causes  # causes builds on this module
+
+    found = causes.suspects_of(session, incident_id=incident_id)
+    return [(s.candidate.change_id, s.score) for s in found if s.candidate.change_id is not None]

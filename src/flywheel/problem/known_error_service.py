@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
 from flywheel.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from flywheel.incident import service as incident_service
-from flywheel.incident.intake import IntakeResult
 from flywheel.incident.models import Incident
 from flywheel.problem import service as problems
 from flywheel.problem.lifecycle import ProblemState
@@ -21,9 +17,7 @@ from flywheel.problem.models import KnownError, ProblemIncident
 from flywheel.problem.refs import parse
 from flywheel.problem.schemas import KnownErrorCreate
 
-log = logging.getLogger(__name__)
 EVENT_KIND = "known_error"
-REACTION = "problem.known_errors"
 
 
 def get_known_error(session: Session, *, known_error_id: int, lock: bool = False) -> KnownError:
@@ -168,24 +162,3 @@ def _link_problem(session: Session, incident: Incident, problem_id: int, *, acto
     problems.attach_incident(session, problem, incident, actor=actor, reason="known_error")
     if problem.state in (ProblemState.RESOLVED.value, ProblemState.CLOSED.value):
         problems.reopen_on_recurrence(session, problem, incident, actor=actor)
-
-
-def _incident_id(number: str) -> int:
-    return int(number.removeprefix("INC"))
-
-
-def react(session: Session, result: IntakeResult, actor: Actor, now: datetime) -> None:
-    """Intake reaction: new or reopened incidents that match a known error get its workaround."""
-    numbers = result.incidents_opened + result.incidents_reopened
-    if not numbers or not session.scalar(select(func.count(KnownError.id))):
-        return
-    for incident in incident_service.incidents_by_ids(
-        session, ids=[_incident_id(n) for n in numbers]
-    ):
-        try:
-            known, _ = match(session, incident)
-        except Conflict:  # a replacement loop: never let it fail alert intake
-            log.warning("known-error replacements loop; %s not matched", incident.number)
-            continue
-        if known is not None:
-            attach(session, incident, known, actor=actor)

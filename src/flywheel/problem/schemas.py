@@ -212,6 +212,7 @@ class ProblemDetail(ProblemOut):
     fixes: list[FixOut]
     changes: list[ChangeLinkOut]
     known_errors: list[KnownErrorOut]
+    suspect_changes: list[str]
     timeline: list[EventOut]
     time_to_root_cause_s: float | None
 

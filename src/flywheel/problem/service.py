@@ -264,6 +264,8 @@ def record_rca(session: Session, *, actor: Actor, problem_id: int, data: RcaIn) 
         problem.contributing_factors = [f.strip() for f in data.contributing_factors if f.strip()]
     if data.changes_involved is not None:
         problem.changes_involved = data.changes_involved
+    elif not problem.changes_involved:
+        problem.changes_involved = suspect_changes(session, problem_id=problem.id)
     if data.root_cause is not None:
         problem.root_cause = data.root_cause
     if data.category is not None:
@@ -276,6 +278,17 @@ def record_rca(session: Session, *, actor: Actor, problem_id: int, data: RcaIn) 
     log(session, problem, kind="rca", actor=actor, text="root-cause analysis updated")
     _audit(session, problem, actor=actor, action="rca", before=before)
     return problem
+
+
+def suspect_changes(session: Session, *, problem_id: int, per_incident: int = 3) -> list[str]:
+    """Changes the linked incidents suspect (their top deployments' changes), best first."""
+    scored: dict[int, float] = {}
+    for incident_id in linked_incident_ids(session, problem_id=problem_id):
+        found = incident_service.suspect_changes(session, incident_id=incident_id)
+        for change_id, score in found[:per_incident]:
+            scored[change_id] = max(score, scored.get(change_id, 0.0))
+    ranked = sorted(scored, key=lambda c: (-scored[c], c))
+    return [f"CHG{c:07d}" for c in ranked]
 
 
 def open_fix_count(session: Session, *, problem_id: int) -> int:

@@ -242,6 +242,7 @@ def detail(session: DbSession, problem_id: int) -> ProblemDetail:
             for c in fix_service.changes(session, problem_id=problem.id)
         ],
         known_errors=[KnownErrorOut.model_validate(k) for k in known],
+        suspect_changes=service.suspect_changes(session, problem_id=problem.id),
         timeline=sorted(timeline, key=lambda e: e.at),
         time_to_root_cause_s=service.time_to_root_cause_s(problem),
     )

@@ -92,3 +92,25 @@ def test_bad_known_errors_are_refused(desk: ProblemDesk) -> None:
         "POST", f"/known-errors/{stale['id']}/supersede", {"version": 7, "by": str(other["id"])}
     )
     assert old.status_code == 409
+
+
+def test_a_new_incident_like_a_fixed_problem_reopens_it_and_says_so(desk: ProblemDesk) -> None:
+    first = make_incident(desk.db, title="DiskFull on db1")
+    problem = desk.ok("POST", "/problems", {"title": "disk", "incidents": [str(first)]})
+    pid = problem["id"]
+    rca = {"version": 1, "category": "operational/procedural", "root_cause": "no cleanup job"}
+    v = desk.ok("PUT", f"/problems/{pid}/rca", rca)["version"]
+    fix = desk.ok(
+        "POST", f"/problems/{pid}/route", {"version": v, "owner": "olga", "due_date": "2999-01-01"}
+    )
+    desk.ok("POST", f"/problems/{pid}/fixes/{fix['id']}/finish", {"note": "cron added"})
+    assert desk.ok("POST", "/problems/verify")["resolved"] == [problem["number"]]
+    other = _alert(desk, "DiskFull", service="search")  # same alert on another service: no
+    assert desk.problem(pid)["state"] == "resolved"
+    assert other not in [i["incident_id"] for i in desk.problem(pid)["incidents"]]
+    same = _alert(desk, "DiskFull")
+    shown = desk.problem(pid)
+    assert shown["state"] == "investigating" and shown["reopen_count"] == 1
+    assert {i["incident_id"]: i["reason"] for i in shown["incidents"]}[same] == "recurrence"
+    kinds = [e["kind"] for e in desk.ok("GET", f"/incidents/{same}")["timeline"]]
+    assert "problem.recurrence" in kinds

@@ -175,3 +175,30 @@ def test_service_reads_problem_history(desk: ProblemDesk) -> None:
     with desk.db.session() as session:
         kinds = [e.kind for e in problem_service.events(session, problem_id=made["id"])]
     assert kinds == ["opened", "incident.linked"]
+
+
+def test_changes_involved_come_from_the_incidents_suspects(desk: ProblemDesk) -> None:
+    from tests.factories import record_change, record_deployment
+
+    opened = utcnow() - timedelta(hours=2)
+    with desk.db.session(write=True) as session:
+        change = record_change(
+            session, service="checkout", created_at=opened - timedelta(hours=3), commits=[]
+        )
+        record_deployment(
+            session,
+            service="checkout",
+            started_at=opened - timedelta(minutes=30),
+            finished_at=opened - timedelta(minutes=20),
+            change_id=change.id,
+        )
+        session.commit()
+        number = change.number
+    made = _problem(desk, make_incident(desk.db, opened_at=opened))
+    assert desk.problem(made["id"])["suspect_changes"] == [number]
+    done = desk.ok("PUT", f"/problems/{made['id']}/rca", {"version": 1, "root_cause": "bad deploy"})
+    assert done["changes_involved"] == [number]
+    kept = desk.ok(
+        "PUT", f"/problems/{made['id']}/rca", {"version": done["version"], "changes_involved": []}
+    )
+    assert kept["changes_involved"] == []
