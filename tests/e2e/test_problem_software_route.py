@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from flywheel.auth.actor import system_actor
 from flywheel.auth.roles import Role
+from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.problem.verify_service import sweep
 from tests.deploy_support import Pool, running_pool
@@ -22,6 +23,18 @@ from tests.factories import TrackerServer, make_deployable_pool, make_incident, 
 
 FAST = {"bake_s": 0.5, "drain_timeout_s": 5, "health_timeout_s": 15, "min_requests": 0}
 POLICY = "rules: [{name: flow, when: {type: normal}, then: auto_approve}]"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The suite's settings with the problem worker off: the test runs its passes itself."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key="test-secret",
+        work_database_url=f"sqlite:///{tmp_path}/work.sqlite",
+        problem_worker_seconds=0,
+    )
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
 from flywheel.change import service as change_service
-from flywheel.change.lifecycle import ChangeType
+from flywheel.change.lifecycle import ChangeType, CloseCode
 from flywheel.change.schemas import ChangeCreate
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
@@ -193,10 +193,13 @@ def finish_fix(
     return fix
 
 
+_IN_PRODUCTION = (CloseCode.SUCCESSFUL.value, CloseCode.SUCCESSFUL_WITH_ISSUES.value)
+
+
 def _change_state(state: str, close_code: str | None) -> str:
-    if close_code == "successful" and state in ("review", "closed"):
+    if close_code in _IN_PRODUCTION and state in ("review", "closed"):
         return "deployed"
-    if close_code in ("failed", "partial") or state in ("rejected", "cancelled"):
+    if close_code in ("failed", "rolled_back") or state in ("rejected", "cancelled"):
         return "failed"
     return "open"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
@@ -146,7 +146,13 @@ def attach(session: Session, incident: Incident, known: KnownError, *, actor: Ac
         summary=f"Known error {known.number}: {known.title}. Workaround: {known.workaround}",
         data={"known_error": known.number, "workaround": known.workaround},
     )
-    known.matched_count += 1
+    # A plain counter update: versioned ORM writes would make concurrent intakes conflict.
+    bump = (
+        update(KnownError)
+        .where(KnownError.id == known.id)
+        .values(matched_count=KnownError.matched_count + 1)
+    )
+    session.execute(bump.execution_options(synchronize_session=False))
     if known.problem_id is not None:
         _link_problem(session, incident, known.problem_id, actor=actor)
     return True

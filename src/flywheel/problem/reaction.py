@@ -74,6 +74,14 @@ def _recurrence(session: Session, incident: Incident, fixed: list[Problem], acto
     found = signature(problems.facts_of(incident))
     for problem in fixed:
         if problem.signature == found and problem.service == incident.service:
-            problems.attach_incident(session, problem, incident, actor=actor, reason="recurrence")
-            problems.reopen_on_recurrence(session, problem, incident, actor=actor)
+            _reopen(session, problem.id, incident, actor)
             return
+
+
+def _reopen(session: Session, problem_id: int, incident: Incident, actor: Actor) -> None:
+    """Link and reopen under the row lock: a concurrent intake may have reopened it already."""
+    query = select(Problem).where(Problem.id == problem_id).with_for_update()
+    problem = session.scalars(query.execution_options(populate_existing=True)).one()
+    problems.attach_incident(session, problem, incident, actor=actor, reason="recurrence")
+    if problem.state in (ProblemState.RESOLVED.value, ProblemState.CLOSED.value):
+        problems.reopen_on_recurrence(session, problem, incident, actor=actor)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from flywheel.auth.roles import Role
+from flywheel.config import Settings
 from flywheel.db import Database
 from tests.factories import Person, make_estate, make_person
 
@@ -40,6 +42,18 @@ class ProblemDesk:
         """The problem's detail."""
         found: dict[str, Any] = self.ok("GET", f"/problems/{problem_id}")
         return found
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The suite's settings with the problem worker off: tests run its passes themselves."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key="test-secret",
+        work_database_url=f"sqlite:///{tmp_path}/work.sqlite",
+        problem_worker_seconds=0,
+    )
 
 
 @pytest.fixture

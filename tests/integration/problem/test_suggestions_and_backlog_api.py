@@ -104,3 +104,24 @@ def test_an_unreachable_tracker_records_the_error(desk: ProblemDesk) -> None:
         who=desk.admin,
     )
     assert bad.status_code == 422
+
+
+def test_the_worker_thread_sends_backlog_items_by_itself(desk: ProblemDesk) -> None:
+    from flywheel.problem.verify_service import Worker
+    from tests.deploy_support import wait_until
+
+    with TrackerServer() as server:
+        desk.ok(
+            "POST",
+            "/problem-trackers",
+            {"name": "gh", "kind": "github", "url": server.url},
+            who=desk.admin,
+        )
+        pid, _ = _software_problem(desk, "gh")
+        worker = Worker(desk.db, interval_s=0.2, quiet_period=timedelta(days=14))
+        worker.start()
+        try:
+            wait_until(lambda: bool(server.received), timeout_s=20, what="backlog item sent")
+        finally:
+            worker.stop()
+    assert desk.ok("GET", f"/problems/{pid}/deliveries")[0]["state"] == "delivered"
