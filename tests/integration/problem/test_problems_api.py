@@ -202,3 +202,34 @@ def test_changes_involved_come_from_the_incidents_suspects(desk: ProblemDesk) ->
         "PUT", f"/problems/{made['id']}/rca", {"version": done["version"], "changes_involved": []}
     )
     assert kept["changes_involved"] == []
+
+
+def test_hardware_fix_is_verified_when_its_change_is_implemented(desk: ProblemDesk) -> None:
+    policy = "rules: [{name: flow, when: {type: normal}, then: auto_approve}]"
+    desk.ok("PUT", "/change-policies/*", {"text": policy}, who=desk.admin)
+    made = _problem(desk, make_incident(desk.db, ci_keys=["db1"]))
+    pid = made["id"]
+    rca = {"version": 1, "category": "hardware/infrastructure", "root_cause": "disk wearing out"}
+    v = desk.ok("PUT", f"/problems/{pid}/rca", rca)["version"]
+    fix = desk.ok("POST", f"/problems/{pid}/route", {"version": v})
+    change_id = int(fix["change_number"][3:])
+    assert desk.ok("GET", f"/changes/{change_id}")["state"] == "scheduled"
+    assert desk.ok("POST", "/problems/verify")["resolved"] == []
+    desk.ok("POST", f"/changes/{change_id}/start")
+    complete = {"close_code": "failed", "notes": "new disk not recognised"}
+    desk.ok("POST", f"/changes/{change_id}/complete", complete)
+    assert desk.ok("POST", "/problems/verify")["resolved"] == []
+    shown = desk.problem(pid)
+    assert shown["state"] == "fix_in_progress" and shown["changes"][0]["state"] == "failed"
+    assert shown["fixes"][0]["state"] == "open"
+    cancelled = desk.ok(
+        "POST", f"/problems/{pid}/fixes/{fix['id']}/finish?outcome=cancelled", {"note": "retry"}
+    )
+    assert cancelled["state"] == "cancelled"
+    again = desk.ok("POST", f"/problems/{pid}/route", {"version": desk.problem(pid)["version"]})
+    second = int(again["change_number"][3:])
+    assert second != change_id
+    desk.ok("POST", f"/changes/{second}/start")
+    desk.ok("POST", f"/changes/{second}/complete", {"close_code": "successful"})
+    assert desk.ok("POST", "/problems/verify")["resolved"] == [made["number"]]
+    assert desk.problem(pid)["fixes"][1]["data"]["deployed_by"] == again["change_number"]
