@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (a private network)."
     )
+    problem_quiet_period_days: float = Field(
+        default=14,
+        ge=0,
+        description="A resolved problem closes after this long with no recurrence.",
+    )
+    problem_worker_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How often backlog webhooks and fix verification run (0: off).",
+    )
     console_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Console sign-in ends after this long idle."
     )

@@ -11,6 +11,7 @@ from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
 from flywheel.incident import autorollback_models, oncall_models, probe_models
 from flywheel.incident import models as incident_models
+from flywheel.problem import models as problem_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
@@ -30,6 +31,7 @@ __all__ = [
     "metadata",
     "oncall_models",
     "probe_models",
+    "problem_models",
     "release_models",
     "risk_models",
     "slo_models",

@@ -50,6 +50,8 @@ class Permission(StrEnum):
     SLO_READ = "slo:read"
     SLO_MANAGE = "slo:manage"
     DELIVERY_READ = "delivery:read"
+    PROBLEM_READ = "problem:read"
+    PROBLEM_MANAGE = "problem:manage"
 
     @property
     def is_read(self) -> bool:
@@ -68,6 +70,7 @@ _EVERYONE = {
     Permission.INCIDENT_READ,
     Permission.SLO_READ,
     Permission.DELIVERY_READ,
+    Permission.PROBLEM_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -79,8 +82,9 @@ _CHANGE_WORK = {
     Permission.DEPLOY_RUN,
 }
 
-# Whoever builds or runs a service answers its incidents (PagerDuty's "responder").
-_RESPONSE = {Permission.INCIDENT_RESPOND}
+# Whoever builds or runs a service answers its incidents (PagerDuty's "responder") and
+# works the problems behind them.
+_RESPONSE = {Permission.INCIDENT_RESPOND, Permission.PROBLEM_MANAGE}
 # Monitoring that is not Alertmanager posts alerts with a developer's or operator's token
 # (a team's own checks, a pipeline's smoke test); Alertmanager uses an integration token.
 _ALERTING = {Permission.ALERT_POST}

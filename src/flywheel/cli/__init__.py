@@ -22,6 +22,7 @@ from flywheel.cli import (
     oncall_commands,
     policy_commands,
     probe_commands,
+    problem_commands,
     risk_commands,
     risk_model_commands,
     secrets_commands,
@@ -60,6 +61,8 @@ app.add_typer(probe_commands.app, name="probe")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 app.add_typer(secrets_commands.app, name="secrets")
+app.add_typer(problem_commands.app, name="problem")
+app.add_typer(problem_commands.known_error_app, name="known-error")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 
