@@ -43,7 +43,6 @@ _LINK_HISTORY = (
     " JOIN cis AS t ON t.id = r.target_id WHERE r.id > ? ORDER BY r.id"
 )
 _BY_KEYS = " FROM cis WHERE key IN (SELECT value FROM json_each(?))"
-BULK_CACHE_KIB = 256 * 1024  # SQLite's page cache during a bulk import, per connection
 
 
 def _driver(conn: Connection) -> Any:
@@ -63,10 +62,9 @@ def _max_id(cursor: Any, table: str) -> int:
 
 
 def prepare_bulk(conn: Connection) -> None:
-    """A larger page cache for this connection (the default 2 MB is far smaller than the
-    indexes a large import updates). Commits: the database's synchronous setting (NORMAL
-    in WAL mode) already lets them return before the checkpoint's flush."""
-    _driver(conn).execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    """Nothing to do: the database's synchronous setting (NORMAL in WAL mode) already lets
+    commits return before a flush. A larger page cache (cache_size 256 MB) was measured at
+    full scale: the same CPU time, 280 MB more memory, so it is not set."""
 
 
 def ci_ids(conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:

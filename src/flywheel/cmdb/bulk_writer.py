@@ -50,7 +50,7 @@ class BulkWriter(Protocol):
     """Reads and writes of bulk import on one backend, inside the caller's transaction."""
 
     def prepare_bulk(self, conn: Connection) -> None:
-        """Settings for a bulk load that can simply be run again (commit, cache)."""
+        """Settings for a bulk load that can simply be run again (how commits flush)."""
         ...
 
     def ci_ids(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
