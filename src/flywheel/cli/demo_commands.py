@@ -190,8 +190,10 @@ def _scenario(run: Scenario) -> None:
     customers = Customers(pool, rate=20.0)
     customers.start()
     assert integration is not None
+    # The responder gives the bake time to roll a suspect back before doing it themselves.
+    patience = max(20.0, 60.0 / speed)
     monitoring = LiveIncidents(
-        run.url, integration, run.tokens["oscar"], customers.watch, rollback_after_s=60 / speed
+        run.url, integration, run.tokens["oscar"], customers.watch, rollback_after_s=patience
     )
     watcher = threading.Thread(
         target=monitoring.run_forever, args=(stopping,), daemon=True, name="demo-monitoring"

@@ -125,7 +125,8 @@ def _commits(
 def _metrics(rng: random.Random, risky: bool) -> dict[str, float]:
     if risky:
         return {"la": rng.randint(2000, 6000), "ld": rng.randint(300, 900), "nf": 40, "ndev": 9}
-    return {"la": rng.randint(5, 120), "ld": rng.randint(0, 40), "nf": rng.randint(1, 6)}
+    # Small batches, so that the busiest services' changes stay below high risk.
+    return {"la": rng.randint(3, 15), "ld": rng.randint(0, 5), "nf": rng.randint(1, 2)}
 
 
 def _incident_after(
@@ -159,13 +160,14 @@ def _change(
     rolled_out = deploy + _minutes(rng, 4, 12)
     finished = rolled_out + _minutes(rng, 5, 15 if fault != "bake" else 3)
     # Healthy bakes spend about 40 % of the error budget; each faulty one several percent.
+    # Busy services: the live demo's small bakes then leave the budget hours of headroom.
     allowed = 1 - OBJECTIVES[service] / 100
-    requests = rng.randint(3_000, 12_000)
+    requests = rng.randint(30_000, 120_000)
     errors = int(requests * allowed * rng.uniform(0, 0.8))
     incident = None
     if fault == "bake":
-        requests = rng.randint(1_500, 4_000)
-        errors = min(requests, 1 + int(7_500 * allowed * rng.uniform(3, 8)))
+        requests = rng.randint(15_000, 40_000)
+        errors = min(requests, 1 + int(75_000 * allowed * rng.uniform(3, 8)))
         fired = rolled_out + _minutes(rng, 0.5, 2)
         down = (finished - fired).total_seconds() / 60 + rng.uniform(2, 6)
         summary = f"{SERVICES[service][0]} 5xx ratio above 2 % after {service} deploy"

@@ -112,6 +112,7 @@ class Responder:
 
     client: httpx.Client
     open: dict[int, float] = field(default_factory=dict)  # incident id → when it was seen
+    suspect: dict[int, int] = field(default_factory=dict)  # incident id → deployment id
 
     def take(self, incident_ids: list[int]) -> None:
         """Acknowledge newly opened incidents."""
@@ -128,7 +129,7 @@ class Responder:
         """For each incident taken: roll back a suspect the bake let through; confirm causes."""
         for incident_id in list(self.open):
             suspects = self.client.get(f"/incidents/{incident_id}/suspects").json()
-            top = suspects[0] if suspects else None
+            top = self._suspect(incident_id, suspects)
             if top is None:
                 self.open.pop(incident_id)
                 continue
@@ -140,11 +141,23 @@ class Responder:
                     f"/incidents/{incident_id}/rollback",
                     json={"deployment_id": top["deployment_id"], "reason": "errors since deploy"},
                 )
-            if top["state"] in ("rolled_back", "failed") or waited > rollback_after_s:
+            if top["state"] != "succeeded" or waited > rollback_after_s:
                 self._confirm(incident_id, top)
+
+    def _suspect(self, incident_id: int, suspects: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The suspect chosen at first sight: a run still in progress, else the top-ranked."""
+        if incident_id not in self.suspect:
+            running = [s for s in suspects if s["state"] in ACTIVE]
+            candidates = running or suspects
+            if not candidates:
+                return None
+            self.suspect[incident_id] = candidates[0]["deployment_id"]
+        wanted = self.suspect[incident_id]
+        return next((s for s in suspects if s["deployment_id"] == wanted), None)
 
     def _confirm(self, incident_id: int, top: dict[str, Any]) -> None:
         self.open.pop(incident_id, None)
+        self.suspect.pop(incident_id, None)
         if top.get("change_id"):
             note = f"{top['version']} answered 5xx; deployment {top['deployment_id']} undone"
             self.client.post(

@@ -63,7 +63,11 @@ def test_the_payload_is_what_the_alertmanager_webhook_accepts() -> None:
     assert resolved.alerts[0].endsAt is not None and resolved.alerts[0].endsAt >= started
 
 
-def _fake_api(suspect_state: str, calls: list[tuple[str, str, object]]) -> httpx.Client:
+def _fake_api(
+    suspect_state: str, calls: list[tuple[str, str, object]], earlier: str | None = None
+) -> httpx.Client:
+    """An API with incident 7, whose suspect is deployment 3 (after `earlier`'s run 2)."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
         calls.append((request.method, request.url.path, body))
@@ -71,7 +75,11 @@ def _fake_api(suspect_state: str, calls: list[tuple[str, str, object]]) -> httpx
             return httpx.Response(200, json={"id": 7, "state": "triggered", "version": 1})
         if request.url.path == "/incidents/7/suspects":
             suspect = {"deployment_id": 3, "change_id": 9, "version": "1.5.0-faulty"}
-            return httpx.Response(200, json=[{**suspect, "state": suspect_state}])
+            ranked = [{**suspect, "state": suspect_state}]
+            if earlier is not None:  # ranked first, but not the run in progress
+                ranked.insert(0, {"deployment_id": 2, "change_id": 8, "version": "1.4.0"})
+                ranked[0]["state"] = earlier
+            return httpx.Response(200, json=ranked)
         return httpx.Response(200, json={})
 
     return httpx.Client(base_url="http://flywheel", transport=httpx.MockTransport(answer))
@@ -105,3 +113,16 @@ def test_the_responder_rolls_back_a_suspect_the_bake_let_through() -> None:
     responder.follow_up(rollback_after_s=0)
     rollback = [body for _, path, body in calls if path == "/incidents/7/rollback"]
     assert rollback and rollback[0]["deployment_id"] == 3  # type: ignore[index]
+
+
+def test_the_responder_follows_the_run_in_progress_over_a_finished_higher_ranked_one() -> None:
+    calls: list[tuple[str, str, object]] = []
+    responder = Responder(_fake_api("running", calls, earlier="succeeded"))
+    responder.take([7])
+    responder.follow_up(rollback_after_s=0)
+    assert responder.suspect == {7: 3}
+    responder.client = _fake_api("rolled_back", calls, earlier="succeeded")
+    responder.follow_up(rollback_after_s=0)
+    assert not any(path.endswith("/rollback") for _, path, _ in calls)
+    cause = [body for _, path, body in calls if path == "/incidents/7/cause"]
+    assert cause == [{"change_id": 9, "note": "1.5.0-faulty answered 5xx; deployment 3 undone"}]
