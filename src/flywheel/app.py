@@ -45,6 +45,7 @@ from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.probe_views import router as probe_router
 from flywheel.incident.views import router as incident_router
+from flywheel.problem import fix_references as problem_fix_references
 from flywheel.problem import reaction as problem_reaction
 from flywheel.problem.known_error_views import router as known_error_router
 from flywheel.problem.verify_service import Worker as ProblemWorker
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     vault_keyring.use(settings)
     incident_reactions.register(problem_reaction.REACTION, problem_reaction.react)
+    slo_gate.FIX_FINDERS["problem"] = problem_fix_references.problems_fixed_by
     slo_gate.install(settings)
     slo_providers.install(settings)
     slo_sources.register_probes("incident.probes", probe_service.results_for_service)
