@@ -455,3 +455,91 @@ def record_incident(
         )
         session.add(event)
     return incident
+
+
+def make_probe(db: Database, name: str, ci_key: str, url: str, **fields: object) -> int:
+    """A committed HTTP probe of a CI, due at once; returns its id."""
+    from flywheel.incident import probe_service
+    from flywheel.incident.probe_schemas import ProbeCreate
+
+    data = ProbeCreate.model_validate({"name": name, "ci_key": ci_key, "url": url, **fields})
+    with db.session(write=True) as session:
+        probe = probe_service.create_probe(session, actor=SYSTEM, data=data)
+        session.commit()
+        return probe.id
+
+
+def make_incident(
+    db: Database,
+    *,
+    service: str = "checkout",
+    title: str = "DiskFull on db1",
+    opened_at: datetime | None = None,
+    ci_keys: list[str] | None = None,
+    source: str = "alerts",
+    state: str = "resolved",
+) -> int:
+    """An incident as alert intake or an import leaves it (resolved by default): its id."""
+    from flywheel.incident.models import Incident
+
+    at = opened_at or utcnow() - timedelta(days=1)
+    with db.session(write=True) as session:
+        incident = Incident(
+            title=title,
+            state=state,
+            priority=3,
+            urgency=2,
+            impact_level=2,
+            service=service,
+            ci_keys=ci_keys or [],
+            opened_at=at,
+            resolved_at=at + timedelta(hours=1) if state == "resolved" else None,
+            source=source,
+        )
+        session.add(incident)
+        session.commit()
+        return incident.id
+
+
+class TrackerServer:
+    """A local HTTP server standing in for a team's tracker: records the issues posted to it."""
+
+    def __init__(self, status: int = 201) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.status = status
+        self.received: list[dict[str, object]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                owner.received.append(json.loads(self.rfile.read(length)))
+                self.send_response(owner.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/issues"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TrackerServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port_url() -> str:
+    """A local URL nothing listens on."""
+    from tests.support import free_port
+
+    return f"http://127.0.0.1:{free_port()}/issues"

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -33,18 +34,30 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.http.ratelimit import Limit, RateLimitMiddleware
+from flywheel.http.telemetry import RequestMetrics, RequestMetricsMiddleware
+from flywheel.incident import autorollback, probe_runner, probe_service, slo_providers
 from flywheel.incident import gates as incident_gates
-from flywheel.incident import slo_providers
+from flywheel.incident import reactions as incident_reactions
+from flywheel.incident.autorollback_views import router as autorollback_router
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
+from flywheel.incident.probe_views import router as probe_router
 from flywheel.incident.views import router as incident_router
+from flywheel.problem import fix_references as problem_fix_references
+from flywheel.problem import reaction as problem_reaction
+from flywheel.problem.known_error_views import router as known_error_router
+from flywheel.problem.verify_service import Worker as ProblemWorker
+from flywheel.problem.views import router as problem_router
 from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 from flywheel.slo import gate as slo_gate
 from flywheel.slo import schedule as slo_schedule
+from flywheel.slo import sources as slo_sources
 from flywheel.slo.views import router as slo_router
+from flywheel.vault import keyring as vault_keyring
 from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
@@ -62,8 +75,12 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     incident_router,
     cause_router,
     oncall_router,
+    probe_router,
+    autorollback_router,
     slo_router,
     delivery_router,
+    problem_router,
+    known_error_router,
 ]
 
 
@@ -83,12 +100,25 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
+    vault_keyring.use(settings)
+    incident_reactions.register(problem_reaction.REACTION, problem_reaction.react)
+    slo_gate.FIX_FINDERS["problem"] = problem_fix_references.problems_fixed_by
     slo_gate.install(settings)
     slo_providers.install(settings)
+    slo_sources.register_probes("incident.probes", probe_service.results_for_service)
+    autorollback.install(db, settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        identified=Limit(settings.rate_limit_per_s, settings.rate_limit_burst),
+        anonymous=Limit(settings.rate_limit_anonymous_per_s, settings.rate_limit_anonymous_burst),
+        enabled=settings.rate_limit_enabled,
+    )
+    app.state.request_metrics = RequestMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.request_metrics)
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)
     for router in DOMAIN_ROUTERS:
@@ -103,11 +133,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if app.state.settings.warm_indexes:
+    settings: Settings = app.state.settings
+    if settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
-    await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
-    await run_in_threadpool(slo_schedule.start, app.state.db, app.state.settings)
+    await run_in_threadpool(_resume_deployments, app.state.db, settings)
+    await run_in_threadpool(slo_schedule.start, app.state.db, settings)
+    probes = probe_runner.ProbeWorker(app.state.db, settings) if settings.probe_worker else None
+    if probes is not None:
+        probes.start()
+    problems = ProblemWorker(
+        app.state.db,
+        interval_s=settings.problem_worker_seconds,
+        quiet_period=timedelta(days=settings.problem_quiet_period_days),
+    )
+    problems.start()
     yield
+    problems.stop()
+    if probes is not None:
+        await run_in_threadpool(probes.stop)
     await run_in_threadpool(durable.shutdown)
 
 

@@ -45,9 +45,13 @@ class Permission(StrEnum):
     INTEGRATION_READ = "integration:read"
     INTEGRATION_MANAGE = "integration:manage"
     ONCALL_MANAGE = "oncall:manage"
+    PROBE_MANAGE = "probe:manage"
+    ROLLBACK_POLICY_MANAGE = "rollback_policy:manage"
     SLO_READ = "slo:read"
     SLO_MANAGE = "slo:manage"
     DELIVERY_READ = "delivery:read"
+    PROBLEM_READ = "problem:read"
+    PROBLEM_MANAGE = "problem:manage"
 
     @property
     def is_read(self) -> bool:
@@ -66,6 +70,7 @@ _EVERYONE = {
     Permission.INCIDENT_READ,
     Permission.SLO_READ,
     Permission.DELIVERY_READ,
+    Permission.PROBLEM_READ,
 }
 # Pipelines and engineers open and carry out changes; who may approve a given change is
 # decided by its policy, so every working role may try.
@@ -77,8 +82,9 @@ _CHANGE_WORK = {
     Permission.DEPLOY_RUN,
 }
 
-# Whoever builds or runs a service answers its incidents (PagerDuty's "responder").
-_RESPONSE = {Permission.INCIDENT_RESPOND}
+# Whoever builds or runs a service answers its incidents (PagerDuty's "responder") and
+# works the problems behind them.
+_RESPONSE = {Permission.INCIDENT_RESPOND, Permission.PROBLEM_MANAGE}
 # Monitoring that is not Alertmanager posts alerts with a developer's or operator's token
 # (a team's own checks, a pipeline's smoke test); Alertmanager uses an integration token.
 _ALERTING = {Permission.ALERT_POST}
@@ -98,13 +104,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DEPLOY_OVERRIDE,
             Permission.ONCALL_MANAGE,
             Permission.SLO_MANAGE,
+            Permission.PROBE_MANAGE,
+            Permission.ROLLBACK_POLICY_MANAGE,
         }
     ),
     Role.CHANGE_MANAGER: frozenset(
         _EVERYONE
         | _CHANGE_WORK
         | _RESPONSE
-        | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}
+        | {
+            Permission.CHANGE_POLICY_MANAGE,
+            Permission.DEPLOY_OVERRIDE,
+            Permission.ROLLBACK_POLICY_MANAGE,
+        }
     ),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),

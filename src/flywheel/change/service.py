@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Subquery, func, select, union
+from sqlalchemy import ColumnElement, ScalarSelect, String, Subquery, cast, func, or_, select, union
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from flywheel.audit import service as audit
@@ -434,3 +434,26 @@ def pipeline_changes(
         parts = [p.where(ChangeRequest.service.in_(services)) for p in parts]
     query = union(*parts)
     return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
+
+
+def changes_mentioning(session: Session, *, words: list[str]) -> list[tuple[ChangeRequest, str]]:
+    """(change, where) of changes naming any of `words` in title, description, links or a commit."""
+    if not words:
+        return []
+    text_columns = {
+        "title": ChangeRequest.title,
+        "description": ChangeRequest.description,
+        "links": cast(ChangeRequest.links, String),
+    }
+    found: dict[int, tuple[ChangeRequest, str]] = {}
+    for where, column in text_columns.items():
+        query = select(ChangeRequest).where(or_(*(column.contains(w) for w in words)))
+        for change in session.scalars(query):
+            found.setdefault(change.id, (change, where))
+    in_commits = select(ChangeCommit.change_id).where(
+        or_(*(ChangeCommit.message.contains(w) for w in words))
+    )
+    query = select(ChangeRequest).where(ChangeRequest.id.in_(in_commits))
+    for change in session.scalars(query):
+        found.setdefault(change.id, (change, "commit message"))
+    return [found[k] for k in sorted(found)]

@@ -26,7 +26,7 @@ from flywheel.cmdb import bulk_catalog, bulk_postgres, bulk_sqlite
 from flywheel.cmdb.bulk_catalog import Catalog, RowProblem
 from flywheel.cmdb.bulk_writer import FOUND_COLUMNS, BulkWriter, CIRow, Link, StagedLinks, Stamp
 from flywheel.cmdb.models import CmdbChange, ConfigurationItem, Relationship
-from flywheel.cmdb.schemas import CICreate, ImportBatch, ImportResult, RelationshipCreate
+from flywheel.cmdb.schemas import CICreate, ImportBatch, ImportResult
 from flywheel.cmdb.validation import check_attributes, check_min_up
 from flywheel.cmdb.vocabulary import TYPED_ENDS, Lifecycle, RelType, check_relationship_ends
 from flywheel.db import utcnow
@@ -41,6 +41,11 @@ _MIN_UP = FOUND_COLUMNS.index("min_up")
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _STATUS = {status: status.value for status in Lifecycle}
 _REL_TYPE = {rel_type: rel_type.value for rel_type in RelType}
+_REL_TYPE_OF = {rel_type.value: rel_type for rel_type in RelType}
+_TYPED_ENDS = frozenset(rel_type.value for rel_type in TYPED_ENDS)
+# a relationship as given: source key, type, target key, optional (the type's value: a
+# StrEnum member hashes in Python, a str in C, and the rows are looked up many times)
+Given = tuple[str, str, str, bool]
 
 
 class ImportRejected(InvalidInput):
@@ -66,6 +71,7 @@ class Staged:
     batch: ImportBatch
     catalog: Catalog
     rows: list[CIRow]
+    given: list[Given]
     digest: str
     links: StagedLinks = None  # the links a relationships-only batch has written
     valid_links: int = 0
@@ -94,10 +100,11 @@ def stage(session: Session, *, actor: Actor, batch: ImportBatch) -> Staged:
     rows = _ci_rows(batch.cis, catalog, problems)
     if problems:
         raise ImportRejected(problems)
-    staged = Staged(actor, batch, catalog, rows, _digest(batch, rows))
-    if batch.relationships and not (batch.cis or batch.types or batch.teams):
+    given = [(r.source, _REL_TYPE[r.type], r.target, r.optional) for r in batch.relationships]
+    staged = Staged(actor, batch, catalog, rows, given, _digest(batch, rows, given))
+    if given and not (batch.cis or batch.types or batch.teams):
         conn, writer = session.connection(), _writer(session)
-        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        links, staged.valid_links = _links(writer, conn, given, problems)
         if problems:
             raise ImportRejected(problems)
         staged.links = writer.stage_links(conn, links)
@@ -124,14 +131,14 @@ def finish(session: Session, staged: Staged, *, durable: bool = True) -> ImportR
     )
     conn, writer = session.connection(), _writer(session)
     if not durable:
-        writer.relax_commit(conn)
+        writer.prepare_bulk(conn)
     stamp = Stamp(event.seq, actor.name, utcnow())
     created = updated = 0
     pools: dict[str, int] = {}
     problems: list[RowProblem] = []
     if staged.links is None:
         created, updated, pools = _upsert_cis(session, writer, batch.cis, staged.rows, stamp)
-        links, staged.valid_links = _links(writer, conn, batch.relationships, problems)
+        links, staged.valid_links = _links(writer, conn, staged.given, problems)
         staged.links = writer.stage_links(conn, links)  # also on problems: pools count them
     rel_created = writer.link_history(conn, staged.links, stamp)
     _check_pools(session, pools, problems)
@@ -192,12 +199,11 @@ def _ci_rows(cis: list[CICreate], catalog: Catalog, problems: list[RowProblem]) 
     return rows
 
 
-def _digest(batch: ImportBatch, rows: list[CIRow]) -> str:
+def _digest(batch: ImportBatch, rows: list[CIRow], given: list[Given]) -> str:
     """SHA-256 of the batch in a canonical form: types, teams, CI rows, relationships."""
     types = [t.model_dump(mode="json") for t in batch.types]
     teams = [t.model_dump(mode="json") for t in batch.teams]
-    rels = [(r.source, _REL_TYPE[r.type], r.target, r.optional) for r in batch.relationships]
-    return hashlib.sha256(_ENCODE([types, teams, rows, rels]).encode()).hexdigest()
+    return hashlib.sha256(_ENCODE([types, teams, rows, given]).encode()).hexdigest()
 
 
 def _summary(values: Iterable[Any]) -> dict[str, Any]:
@@ -287,36 +293,35 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 
 
 def _links(
-    writer: BulkWriter, conn: Connection, rels: list[RelationshipCreate], problems: list[RowProblem]
+    writer: BulkWriter, conn: Connection, given: list[Given], problems: list[RowProblem]
 ) -> tuple[list[Link], int]:
     """Each distinct relationship by CI ids, checking that both ends exist and fit its type.
 
     Also returns how many rows were valid (a link given twice counts twice).
     """
-    if not rels:
+    if not given:
         return [], 0
-    keys = {rel.source for rel in rels}
-    keys.update(rel.target for rel in rels)
+    keys = {source for source, _, _, _ in given}
+    keys.update(target for _, _, target, _ in given)
     ids = writer.ci_ids(conn, list(keys))
     links: list[Link] = []
     seen: set[tuple[int, str, int]] = set()
-    ends: dict[tuple[RelType, str, str], str | None] = {}  # problem by type and end types
+    ends: dict[tuple[str, str, str], str | None] = {}  # problem by type and end types
     valid = 0
-    for i, rel in enumerate(rels):
-        source, target = ids.get(rel.source), ids.get(rel.target)
+    for i, (source_key, rel_type, target_key, optional) in enumerate(given):
+        source, target = ids.get(source_key), ids.get(target_key)
         if source is None or target is None:
-            missing = rel.source if source is None else rel.target
+            missing = source_key if source is None else target_key
             problems.append(RowProblem("relationships", i, f"no configuration item '{missing}'"))
             continue
-        rel_type = _REL_TYPE[rel.type]
         problem = None
-        if rel.type in TYPED_ENDS:
-            shape = (rel.type, source[1], target[1])
+        if rel_type in _TYPED_ENDS:
+            shape = (rel_type, source[1], target[1])
             if shape not in ends:
-                ends[shape] = check_relationship_ends(*shape)
+                ends[shape] = check_relationship_ends(_REL_TYPE_OF[rel_type], *shape[1:])
             problem = ends[shape]
         if source[0] == target[0]:
-            problem = f"'{rel.source}' cannot be related to itself"
+            problem = f"'{source_key}' cannot be related to itself"
         if problem:
             problems.append(RowProblem("relationships", i, problem))
             continue
@@ -324,7 +329,7 @@ def _links(
         link = (source[0], rel_type, target[0])
         if link not in seen:
             seen.add(link)
-            links.append((*link, rel.optional, rel.source, rel.target))
+            links.append((*link, optional, source_key, target_key))
     return links, valid
 
 

@@ -49,8 +49,8 @@ class Stamp:
 class BulkWriter(Protocol):
     """Reads and writes of bulk import on one backend, inside the caller's transaction."""
 
-    def relax_commit(self, conn: Connection) -> None:
-        """Let this transaction's commit return before its log reaches the disk."""
+    def prepare_bulk(self, conn: Connection) -> None:
+        """Settings for a bulk load that can simply be run again (how commits flush)."""
         ...
 
     def ci_ids(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from flywheel.demo.incidents import ErrorWatch
 from flywheel.deploy.drivers.base import DriverError, Instance
 from flywheel.deploy.drivers.haproxy import Backend, HaproxyConfig, HaproxyProcess, haproxy_binary
 from flywheel.deploy.drivers.local import LocalTarget
@@ -83,9 +84,10 @@ class LivePool:
 class Customers(threading.Thread):
     """A trickle of shoppers, so that deployments have traffic to judge."""
 
-    def __init__(self, pool: LivePool, rate: float) -> None:
+    def __init__(self, pool: LivePool, rate: float, watch: ErrorWatch | None = None) -> None:
         super().__init__(daemon=True, name="demo-customers")
         self.pool, self.rate = pool, rate
+        self.watch = watch or ErrorWatch()
         self.stopping = threading.Event()
 
     def _ports(self) -> list[int]:
@@ -96,10 +98,14 @@ class Customers(threading.Thread):
         while not self.stopping.wait(1 / self.rate):
             ports = self._ports()
             conn = http.client.HTTPConnection("127.0.0.1", ports[n % len(ports)], timeout=5)
+            failed = True
             with contextlib.suppress(OSError, http.client.HTTPException):
                 conn.request("GET", "/api/products" if n % 3 else "/")
-                conn.getresponse().read()
+                answer = conn.getresponse()
+                answer.read()
+                failed = answer.status >= 500
             conn.close()
+            self.watch.record(failed)
             n += 1
 
 
@@ -121,7 +127,9 @@ class Pipeline:
     def _metrics(self, risky: bool) -> dict[str, float]:
         if risky:
             return {"la": self.rng.randint(2000, 6000), "ld": 800, "nf": 40, "ndev": 9}
-        return {"la": self.rng.randint(5, 60), "ld": self.rng.randint(0, 20), "nf": 2}
+        # Small batches: on the storefront (criticality 1, 20,000 retailers) the rules score
+        # a change of a few dozen lines high already.
+        return {"la": self.rng.randint(3, 15), "ld": self.rng.randint(0, 5), "nf": 1}
 
     def open_change(self, client: httpx.Client) -> dict[str, Any]:
         """A new storefront version; now and then a risky one, now and then a faulty one."""

@@ -306,3 +306,37 @@ def open_incidents_on(
         Incident.priority <= max_priority,
     )
     return list(session.scalars(query.order_by(Incident.priority, Incident.id)))
+
+
+def incidents_by_ids(session: Session, *, ids: list[int]) -> list[Incident]:
+    """These incidents (those that exist), by id."""
+    if not ids:
+        return []
+    query = select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)
+    return list(session.scalars(query))
+
+
+def incidents_opened_between(
+    session: Session, *, since: datetime | None = None, until: datetime | None = None
+) -> list[Incident]:
+    """Incidents opened in [since, until), oldest first (for recurrence analysis)."""
+    query = select(Incident)
+    if since is not None:
+        query = query.where(Incident.opened_at >= since)
+    if until is not None:
+        query = query.where(Incident.opened_at < until)
+    return list(session.scalars(query.order_by(Incident.opened_at, Incident.id)))
+
+
+def references_of_kind(session: Session, *, kind: str) -> list[tuple[int, str]]:
+    """(incident id, ref) of every link of this kind, e.g. imported 'servicenow.problem'."""
+    query = select(IncidentLink.incident_id, IncidentLink.ref).where(IncidentLink.kind == kind)
+    return [(row[0], row[1]) for row in session.execute(query.order_by(IncidentLink.id))]
+
+
+def suspect_changes(session: Session, *, incident_id: int) -> list[tuple[int, float]]:
+    """(change id, score) of the incident's suspect deployments that carried a change."""
+    from flywheel.incident import causes  # causes builds on this module
+
+    found = causes.suspects_of(session, incident_id=incident_id)
+    return [(s.candidate.change_id, s.score) for s in found if s.candidate.change_id is not None]

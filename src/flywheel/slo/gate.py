@@ -2,13 +2,15 @@
 
 Rule: when any SLO of the service being deployed has spent its error budget (for the
 compliance period in force), only emergency changes and changes linked to a problem
-(`links["problems"]` or `links["problem"]` on the change) may deploy, until every SLO of
+(`links["problems"]` or `links["problem"]` on the change, or a problem another domain says
+the change fixes, through `FIX_FINDERS`) may deploy, until every SLO of
 the service is back within its objective. SLOs without data do not block: no data is
 reported, not guessed either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +24,9 @@ from flywheel.slo import service
 from flywheel.slo.status import Health
 
 GATE = "error_budget"
+
+# Other domains name the problems a change fixes (the problem domain reads PRB references).
+FIX_FINDERS: dict[str, Callable[[Session, int], list[str]]] = {}
 _settings: Settings | None = None
 
 
@@ -48,6 +53,8 @@ def _exemption(session: Session, change_id: int | None) -> str | None:
     if change.type == ChangeType.EMERGENCY:
         return f"{change.number} is an emergency change"
     problems = problem_links(change)
+    for find in FIX_FINDERS.values():
+        problems += [p for p in find(session, change.id) if p not in problems]
     if problems:
         return f"{change.number} fixes problem {', '.join(problems)}"
     return None

@@ -11,7 +11,7 @@ from starlette.responses import FileResponse
 
 from flywheel.config import Settings
 from flywheel.web.errors import install_not_found
-from flywheel.web.pages import audit, auth, changes, cmdb, deployments, overview
+from flywheel.web.pages import audit, auth, changes, cmdb, deployments, overview, sso
 from flywheel.web.sections import Console, Section
 from flywheel.web.security import Keys
 
@@ -51,6 +51,6 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         "/assets/vendor/plotly.min.js", _vendor_plotly, methods=["GET"], include_in_schema=False
     )
     app.mount("/assets", StaticFiles(directory=STATIC), name="console-assets")
-    for router in (auth.router, *(s.router for s in SECTIONS)):
+    for router in (auth.router, sso.router, *(s.router for s in SECTIONS)):
         app.include_router(router, include_in_schema=False)
     install_not_found(app)

@@ -19,6 +19,7 @@ from tests.factories import (
     am_alert,
     am_payload,
     make_held_deployment,
+    make_incident,
     make_person,
     seed_finished_changes,
 )
@@ -28,6 +29,7 @@ EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 AUDIT = frozenset({Role.AUDITOR, Role.ADMIN})
 OPS = frozenset({Role.OPERATOR, Role.ADMIN})
+ROLLBACK_GOVERNORS = frozenset({Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 WORKERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
 ALERTERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN})
@@ -164,6 +166,64 @@ class World:
         assert made.status_code == 201, made.text
         return int(made.json()["id"])
 
+    def problem(self, *, category: str | None = None) -> tuple[int, int]:
+        """A fresh problem made by the admin (with its root-cause category): (id, version)."""
+        body = {"title": f"p{next(_serial)}", "service": "svc"}
+        made = self.client.post("/api/v1/problems", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        found = made.json()
+        if category:
+            rca = {"version": found["version"], "category": category}
+            url = f"/api/v1/problems/{found['id']}/rca"
+            found = self.client.put(url, json=rca, headers=self.admin.headers).json()
+        return int(found["id"]), int(found["version"])
+
+    def route_request(self) -> Request:
+        """A valid request to route a third-party problem's fix to a vendor task."""
+        problem_id, version = self.problem(category="third_party")
+        body = {"version": version, "owner": "target", "due_date": "2999-01-01"}
+        return ("POST", f"/problems/{problem_id}/route", body)
+
+    def routed_task(self) -> tuple[int, int]:
+        """A problem whose fix went to a task: (problem id, fix id)."""
+        problem_id, version = self.problem(category="operational/procedural")
+        body = {"version": version, "owner": "target", "due_date": "2999-01-01"}
+        url = f"/api/v1/problems/{problem_id}/route"
+        made = self.client.post(url, json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return problem_id, int(made.json()["id"])
+
+    def delivery_id(self) -> int:
+        """A backlog webhook waiting to be sent to an unreachable tracker."""
+        name = f"trk{next(_serial)}"
+        tracker = {"name": name, "kind": "github", "url": f"http://127.0.0.1:{free_port()}/"}
+        self.client.post("/api/v1/problem-trackers", json=tracker, headers=self.admin.headers)
+        problem_id, version = self.problem(category="software")
+        url = f"/api/v1/problems/{problem_id}/route"
+        body = {"version": version, "tracker": name}
+        self.client.post(url, json=body, headers=self.admin.headers)
+        listed = self.client.get(
+            f"/api/v1/problems/{problem_id}/deliveries", headers=self.admin.headers
+        )
+        return int(listed.json()[0]["id"])
+
+    def suggestion_id(self) -> int:
+        """An open suggestion over three fresh recurring incidents."""
+        letters = "".join(chr(97 + int(d)) for d in str(next(_serial)))  # numbers are normalised
+        title = f"Boom{letters} on x"
+        ids = {make_incident(self.db, service="svc", title=title) for _ in range(3)}
+        run = self.client.post("/api/v1/problems/suggestions", json={}, headers=self.admin.headers)
+        assert run.status_code == 201, run.text
+        listed = self.client.get("/api/v1/problems/suggestions", headers=self.admin.headers)
+        return next(int(s["id"]) for s in listed.json() if set(s["incident_ids"]) == ids)
+
+    def known_error_id(self) -> tuple[int, int]:
+        """A fresh known error: (id, version)."""
+        body = {"title": "k", "workaround": "restart", "text": f"boom{next(_serial)}"}
+        made = self.client.post("/api/v1/known-errors", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"]), int(made.json()["version"])
+
     def new_relationship_id(self) -> int:
         app = self.new_app()
         made = self.client.post(
@@ -180,6 +240,30 @@ def _change(w: World, who: Person | None = None, **body: object) -> int:
     made = w.client.post("/api/v1/changes", json=payload, headers=(who or w.admin).headers)
     assert made.status_code == 201, made.text
     return int(made.json()["id"])
+
+
+def _probe(w: World) -> str:
+    """A fresh probe made by the admin, of a port nobody listens on (fails at once): its name."""
+    name = f"probe{next(_serial)}"
+    body = {
+        "name": name,
+        "ci_key": "svc",
+        "url": f"http://127.0.0.1:{free_port()}/",
+        "enabled": False,
+    }
+    made = w.client.post("/api/v1/probes", json=body, headers=w.admin.headers)
+    assert made.status_code == 201, made.text
+    return name
+
+
+def _rollback_policy(w: World) -> str:
+    """A fresh service with its own automatic-rollback policy: the service's key."""
+    service = w.new_app()
+    made = w.client.put(
+        f"/api/v1/autorollback-policies/{service}", json={}, headers=w.admin.headers
+    )
+    assert made.status_code == 200, made.text
+    return service
 
 
 def _awaiting_for(w: World) -> int:
@@ -557,6 +641,102 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         lambda w: ("GET", f"/oncall/who?schedule={w.schedule()}", None),
     ),
     ("POST", "/slos"): (OPS, lambda w: ("POST", "/slos", _slo_body())),
+    ("GET", "/problems"): (EVERYONE, lambda w: ("GET", "/problems", None)),
+    ("POST", "/problems"): (
+        WORKERS,
+        lambda w: ("POST", "/problems", {"title": "t", "service": "svc"}),
+    ),
+    ("GET", "/problems/measures"): (EVERYONE, lambda w: ("GET", "/problems/measures", None)),
+    ("GET", "/problems/backlog.csv"): (EVERYONE, lambda w: ("GET", "/problems/backlog.csv", None)),
+    ("GET", "/problems/suggestions"): (
+        EVERYONE,
+        lambda w: ("GET", "/problems/suggestions", None),
+    ),
+    ("POST", "/problems/suggestions"): (WORKERS, lambda w: ("POST", "/problems/suggestions", {})),
+    ("POST", "/problems/suggestions/{suggestion_id}/accept"): (
+        WORKERS,
+        lambda w: ("POST", f"/problems/suggestions/{w.suggestion_id()}/accept", {}),
+    ),
+    ("POST", "/problems/suggestions/{suggestion_id}/dismiss"): (
+        WORKERS,
+        lambda w: ("POST", f"/problems/suggestions/{w.suggestion_id()}/dismiss", {"reason": "no"}),
+    ),
+    ("POST", "/problems/verify"): (WORKERS, lambda w: ("POST", "/problems/verify", None)),
+    ("GET", "/problems/{problem_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/problems/{w.problem()[0]}", None),
+    ),
+    ("POST", "/problems/{problem_id}/incidents"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            f"/problems/{w.problem()[0]}/incidents",
+            {"incidents": [str(make_incident(w.db, service="svc"))]},
+        ),
+    ),
+    ("POST", "/problems/{problem_id}/state"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            f"/problems/{w.problem()[0]}/state",
+            {"version": 1, "state": "investigating"},
+        ),
+    ),
+    ("PUT", "/problems/{problem_id}/rca"): (
+        WORKERS,
+        lambda w: (
+            "PUT",
+            f"/problems/{w.problem()[0]}/rca",
+            {"version": 1, "category": "software"},
+        ),
+    ),
+    ("POST", "/problems/{problem_id}/route"): (WORKERS, lambda w: w.route_request()),
+    ("POST", "/problems/{problem_id}/fixes/{fix_id}/finish"): (
+        WORKERS,
+        lambda w: ("POST", "/problems/{}/fixes/{}/finish".format(*w.routed_task()), {}),
+    ),
+    ("POST", "/problems/{problem_id}/close"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            f"/problems/{w.problem()[0]}/close",
+            {"version": 1, "resolution": "duplicate"},
+        ),
+    ),
+    ("GET", "/problems/{problem_id}/deliveries"): (
+        EVERYONE,
+        lambda w: ("GET", f"/problems/{w.problem()[0]}/deliveries", None),
+    ),
+    ("POST", "/problem-deliveries/{delivery_id}/retry"): (
+        WORKERS,
+        lambda w: ("POST", f"/problem-deliveries/{w.delivery_id()}/retry", None),
+    ),
+    ("GET", "/problem-trackers"): (EVERYONE, lambda w: ("GET", "/problem-trackers", None)),
+    ("POST", "/problem-trackers"): (
+        ADMIN,
+        lambda w: (
+            "POST",
+            "/problem-trackers",
+            {"name": f"t{next(_serial)}", "kind": "jira", "url": "http://127.0.0.1:1/"},
+        ),
+    ),
+    ("GET", "/known-errors"): (EVERYONE, lambda w: ("GET", "/known-errors", None)),
+    ("POST", "/known-errors"): (
+        WORKERS,
+        lambda w: ("POST", "/known-errors", {"title": "k", "workaround": "w", "text": "boom"}),
+    ),
+    ("GET", "/known-errors/match"): (
+        EVERYONE,
+        lambda w: ("GET", f"/known-errors/match?incident={make_incident(w.db)}", None),
+    ),
+    ("POST", "/known-errors/{known_error_id}/supersede"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            f"/known-errors/{w.known_error_id()[0]}/supersede",
+            {"version": 1, "by": str(w.known_error_id()[0])},
+        ),
+    ),
     ("GET", "/slos"): (EVERYONE, lambda w: ("GET", "/slos", None)),
     ("POST", "/slos/alerts/evaluate"): (
         OPS,
@@ -587,6 +767,43 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
             "/cmdb/import",
             {"cis": [{"key": f"imp{next(_serial)}", "name": "i", "type": "host"}]},
         ),
+    ),
+    ("POST", "/probes"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/probes",
+            {"name": f"p{next(_serial)}", "ci_key": "svc", "url": "http://127.0.0.1:9/"},
+        ),
+    ),
+    ("GET", "/probes"): (EVERYONE, lambda w: ("GET", "/probes", None)),
+    ("GET", "/probes/{name}"): (EVERYONE, lambda w: ("GET", f"/probes/{_probe(w)}", None)),
+    ("PATCH", "/probes/{name}"): (
+        OPS,
+        lambda w: ("PATCH", f"/probes/{_probe(w)}", {"version": 1, "interval_s": 120}),
+    ),
+    ("DELETE", "/probes/{name}"): (OPS, lambda w: ("DELETE", f"/probes/{_probe(w)}", None)),
+    ("POST", "/probes/{name}/run"): (OPS, lambda w: ("POST", f"/probes/{_probe(w)}/run", None)),
+    ("POST", "/probe-runs"): (OPS, lambda w: ("POST", "/probe-runs", None)),
+    ("GET", "/autorollback-policies"): (
+        EVERYONE,
+        lambda w: ("GET", "/autorollback-policies", None),
+    ),
+    ("GET", "/autorollback-policies/{service_key}"): (
+        EVERYONE,
+        lambda w: ("GET", "/autorollback-policies/svc", None),
+    ),
+    ("PUT", "/autorollback-policies/{service_key}"): (
+        ROLLBACK_GOVERNORS,
+        lambda w: ("PUT", f"/autorollback-policies/{w.new_app()}", {"min_score": 0.7}),
+    ),
+    ("DELETE", "/autorollback-policies/{service_key}"): (
+        ROLLBACK_GOVERNORS,
+        lambda w: ("DELETE", f"/autorollback-policies/{_rollback_policy(w)}", None),
+    ),
+    ("GET", "/incidents/{incident_id}/autorollback"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}/autorollback", None),
     ),
 }
 

@@ -124,6 +124,25 @@ def test_emergency_changes_and_problem_fixes_are_exempt(
     assert "fixes problem PRB0000007" in fixing["reason"]
 
 
+def test_a_pipeline_change_naming_a_problem_in_a_commit_is_a_fix(
+    client: TestClient, db: Database, admin: Person
+) -> None:
+    client.post("/api/v1/slos", json=SLO, headers=admin.headers)
+    _spend_budget(db)
+    release = _release(client, admin)
+    made = client.post(
+        "/api/v1/problems", json={"title": "cart 500s", "service": "store"}, headers=admin.headers
+    )
+    assert made.status_code == 201, made.text
+    number = made.json()["number"]
+    commit = {"sha": "a" * 40, "message": f"Retry the cart lock\n\nFixes {number}"}
+    fix = _change(client, admin, commits=[commit])
+    unrelated = _change(client, admin, commits=[{"sha": "b" * 40, "message": "Fixes PRB9999999"}])
+    fixing = _budget_gate(client, admin, release, fix)
+    assert fixing["status"] == "pass" and f"fixes problem {number}" in fixing["reason"]
+    assert _budget_gate(client, admin, release, unrelated)["status"] == "fail"
+
+
 def test_an_approved_emergency_change_deploys_while_the_budget_is_spent(
     client: TestClient, db: Database, admin: Person
 ) -> None:

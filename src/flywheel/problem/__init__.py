@@ -1,0 +1,1 @@
+"""Problem management: problems, root-cause records, known errors, fix routing."""
