@@ -74,19 +74,25 @@ class DeliveryReport:
     total: dora.Keys
 
 
-def _linked_failures(session: Session, period: Period) -> dict[int, float | None]:
+def _linked_failures(
+    session: Session, period: Period, services: list[str] | None
+) -> dict[int, float | None]:
     linked: dict[int, float | None] = {}
     for provider in FAILURE_PROVIDERS.values():
-        for failure in provider(session, start=period.since, end=period.until):
+        found = provider(session, start=period.since, end=period.until, services=services)
+        for failure in found:
             restored = failure.recovered_at.timestamp() if failure.recovered_at else None
             known = linked.get(failure.deployment_id)
             linked[failure.deployment_id] = restored if known is None else known
     return linked
 
 
-def _rollbacks(session: Session, period: Period) -> dict[int, float | None]:
+def _rollbacks(
+    session: Session, period: Period, services: list[str] | None
+) -> dict[int, float | None]:
     found: dict[int, float | None] = {}
-    for target, state, finished in deploy_service.rollback_runs(session, created_from=period.since):
+    runs = deploy_service.rollback_runs(session, created_from=period.since, services=services)
+    for target, state, finished in runs:
         if state == "succeeded" or target not in found:
             found[target] = finished if state == "succeeded" else found.get(target)
     return found
@@ -99,7 +105,9 @@ def metrics(session: Session, *, period: Period, services: list[str] | None) -> 
     )
     runs = [dora.Run(*row) for row in rows]
     failed = dora.failures(
-        runs, rollbacks=_rollbacks(session, period), linked=_linked_failures(session, period)
+        runs,
+        rollbacks=_rollbacks(session, period, services),
+        linked=_linked_failures(session, period, services),
     )
     leads = percentiles.spreads(
         session,

@@ -7,7 +7,7 @@ close code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,10 +25,19 @@ class LinkedFailure:
 
 
 class FailureProvider(Protocol):
-    """Failures linked to production deployments that finished in [start, end)."""
+    """Failures linked to production deployments that finished in [start, end).
+
+    With `services`, only those services' deployments are asked for (a provider may
+    return others; they are ignored). A one-service dashboard should not read them all.
+    """
 
     def __call__(
-        self, session: Session, *, start: datetime, end: datetime
+        self,
+        session: Session,
+        *,
+        start: datetime,
+        end: datetime,
+        services: Sequence[str] | None = None,
     ) -> Iterable[LinkedFailure]: ...
 
 

@@ -95,12 +95,17 @@ def delivery_runs(
 
 
 def rollback_runs(
-    session: Session, *, created_from: datetime
+    session: Session, *, created_from: datetime, services: list[str] | None = None
 ) -> list[tuple[int, str, float | None]]:
-    """Rollback runs created since a moment: (rolled-back deployment id, state, finished)."""
+    """Rollback runs created since a moment, optionally of some services only.
+
+    (rolled-back deployment id, state, finished).
+    """
     query = select(Deployment.rollback_of, Deployment.state, epoch(Deployment.finished_at)).where(
         Deployment.rollback_of.is_not(None), Deployment.created_at >= created_from
     )
+    if services is not None:
+        query = query.where(Deployment.service.in_(services))
     return [(t, s, f) for t, s, f in session.execute(query) if t is not None]
 
 

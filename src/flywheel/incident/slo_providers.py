@@ -106,12 +106,19 @@ def _change_id(ref: str) -> int | None:
 
 
 def _failed_run(
-    session: Session, change_id: int, detected: datetime, start: datetime, end: datetime
+    session: Session,
+    change_id: int,
+    detected: datetime,
+    start: datetime,
+    end: datetime,
+    services: Sequence[str] | None,
 ) -> int | None:
     """The change's last production run that finished in [start, end) before detection."""
     try:
         change = change_service.get_change(session, change_id=change_id)
     except NotFound:
+        return None
+    if services is not None and change.service not in services:
         return None
     runs = deploy_service.started_between(
         session, services=[change.service], start=start, end=min(detected, end)
@@ -129,7 +136,13 @@ def _failed_run(
     return max(finished, key=lambda r: (r.finished_at, r.id)).id if finished else None
 
 
-def linked_failures(session: Session, *, start: datetime, end: datetime) -> list[LinkedFailure]:
+def linked_failures(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    services: Sequence[str] | None = None,
+) -> list[LinkedFailure]:
     """Incidents linked to changes, as failures of the change's run finished in [start, end)."""
     query = (
         select(IncidentLink.ref, Incident.id, Incident.opened_at, Incident.resolved_at)
@@ -143,7 +156,9 @@ def linked_failures(session: Session, *, start: datetime, end: datetime) -> list
     found = []
     for ref, incident_id, opened_at, resolved_at in rows:
         change_id = _change_id(ref)
-        run = _failed_run(session, change_id, opened_at, start, end) if change_id else None
+        run = (
+            _failed_run(session, change_id, opened_at, start, end, services) if change_id else None
+        )
         if run is not None:
             recovered = _mitigated(resolved_at, rollbacks.get(incident_id), now)
             found.append(LinkedFailure(run, opened_at, None if recovered >= now else recovered))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,12 +36,15 @@ def world(db: Database) -> Iterator[tuple[Person, History, datetime, datetime]]:
         history = generate(session, services=SERVICES, since=since, until=until)
         session.commit()
 
-    def linked(session: Session, *, start: datetime, end: datetime) -> list[LinkedFailure]:
+    def linked(
+        session: Session, *, start: datetime, end: datetime, services: Sequence[str] | None = None
+    ) -> list[LinkedFailure]:
         runs = {r.id: r for r in history.runs}
         return [
             LinkedFailure(run_id, runs[run_id].finished + timedelta(minutes=1), recovered)
             for run_id, recovered in history.incidents.items()
             if start <= runs[run_id].finished < end
+            and (services is None or runs[run_id].service in services)
         ]
 
     sources.register_failures("test-failures", linked)
