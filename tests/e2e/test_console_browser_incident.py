@@ -104,9 +104,7 @@ def test_open_an_incident_and_roll_back_its_suspect(
         expect(page).to_have_url(f"{server.url}/incidents")
         page.get_by_role("link", name=f"INC{incident_id:07d}").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text(f"INC{incident_id:07d}")
-        expect(page.locator("#suspects + p + table tbody tr").first).to_contain_text(
-            f"#{shipped}"
-        )
+        expect(page.locator("#suspects + p + table tbody tr").first).to_contain_text(f"#{shipped}")
         questions: list[str] = []
 
         def accept(dialog: Dialog) -> None:
