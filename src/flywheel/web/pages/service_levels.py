@@ -22,7 +22,7 @@ from flywheel.slo import service as slo_service
 from flywheel.slo import tenant_report, tenants
 from flywheel.slo.models import ServiceLevelObjective
 from flywheel.slo.schemas import TenantAvailabilityOut
-from flywheel.web import charts, delivery_charts, delivery_view
+from flywheel.web import charts, delivery_charts, delivery_view, recent
 from flywheel.web.rendering import render, secured
 from flywheel.web.sections import SETTINGS_KEY, Panel, Section, Tile, console_router
 from flywheel.web.security import Viewer, require_page
@@ -31,14 +31,18 @@ router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.SLO_READ)]
 BURN_DOWN_POINTS = 8
 MAX_SLOS = 500
-_STATES_KEY = "flywheel.web.slo_rows"
+OVERVIEW_KEPT_S = 30.0
 
 
 @dataclass(frozen=True)
 class SloRow:
     """An SLO and where it stands now."""
 
-    slo: ServiceLevelObjective
+    slo_id: int
+    service: str
+    name: str
+    objective: float
+    window: str
     health: str
     attainment: float | None  # measured availability in percent
     remaining: float | None  # share of the error budget left
@@ -51,12 +55,19 @@ def settings_of(session: Session) -> Settings:
     return found if isinstance(found, Settings) else get_settings()
 
 
+def _window(slo: ServiceLevelObjective) -> str:
+    return f"{slo.window_days} days" if slo.window_kind == "rolling" else "calendar month"
+
+
 def _row(session: Session, slo: ServiceLevelObjective, settings: Settings, now: datetime) -> SloRow:
     state = slo_service.evaluate(session, slo=slo, settings=settings, now=now)
-    availability = state.objectives[0]
-    budget = availability.budget
+    budget = state.objectives[0].budget
     return SloRow(
-        slo,
+        slo.id,
+        slo.service,
+        slo.name,
+        slo.objective,
+        _window(slo),
         str(state.health),
         None if budget is None else budget.sli,
         None if budget is None else budget.remaining,
@@ -64,36 +75,43 @@ def _row(session: Session, slo: ServiceLevelObjective, settings: Settings, now: 
     )
 
 
+def _evaluate_all(session: Session) -> list[SloRow]:
+    settings, now = settings_of(session), utcnow()
+    slos = slo_service.list_slos(session, limit=MAX_SLOS)
+    return [_row(session, slo, settings, now) for slo in slos]
+
+
 def slo_rows(session: Session) -> list[SloRow]:
-    """Every SLO evaluated now (once per session: the overview's tiles and panel share it)."""
-    cached = session.info.get(_STATES_KEY)
-    if cached is None:
-        settings, now = settings_of(session), utcnow()
-        slos = slo_service.list_slos(session, limit=MAX_SLOS)
-        cached = [_row(session, slo, settings, now) for slo in slos]
-        session.info[_STATES_KEY] = cached
-    return list(cached)
+    """Every SLO evaluated now."""
+    return _evaluate_all(session)
+
+
+def overview_rows(session: Session) -> list[SloRow]:
+    """Every SLO as evaluated at most OVERVIEW_KEPT_S ago (the overview's tiles and panel)."""
+    found: list[SloRow] = recent.remembered(
+        session, "slo.rows", OVERVIEW_KEPT_S, lambda: _evaluate_all(session)
+    )
+    return found
 
 
 def _burn_down(session: Session, rows: list[SloRow]) -> dict[str, Any]:
     settings, now = settings_of(session), utcnow()
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for row in rows:
+        slo = slo_service.get_slo(session, slo_id=row.slo_id)
         points = []
         for at in delivery_view.samples(row.period_start, now, BURN_DOWN_POINTS):
-            state = slo_service.evaluate(
-                session, slo=row.slo, settings=settings, now=at, alerts=False
-            )
+            state = slo_service.evaluate(session, slo=slo, settings=settings, now=at, alerts=False)
             budget = state.objectives[0].budget
             points.append((at, None if budget is None else budget.remaining))
-        series[row.slo.name] = points
+        series[row.name] = points
     return delivery_charts.budget_burn_down(series)
 
 
 def _by_service(rows: list[SloRow]) -> dict[str, list[SloRow]]:
     found: dict[str, list[SloRow]] = defaultdict(list)
     for row in rows:
-        found[row.slo.service].append(row)
+        found[row.service].append(row)
     return dict(found)
 
 
@@ -198,7 +216,7 @@ def _worst(rows: list[SloRow]) -> SloRow:
 
 
 def _tiles(session: Session, viewer: Viewer) -> list[Tile]:
-    grouped = _by_service(slo_rows(session))
+    grouped = _by_service(overview_rows(session))
     found = []
     for key in _business_services(session):
         if key in grouped:
@@ -212,7 +230,7 @@ def _tiles(session: Session, viewer: Viewer) -> list[Tile]:
 
 
 def _panel(session: Session, viewer: Viewer) -> Mapping[str, Any]:
-    grouped = _by_service(slo_rows(session))
+    grouped = _by_service(overview_rows(session))
     services = [(k, grouped[k]) for k in _business_services(session) if k in grouped]
     return {"services": services, "budget_left": delivery_view.budget_left}
 
