@@ -107,6 +107,10 @@ def test_service_levels_show_attainment_and_the_burn_down(console: Console, hist
     line = burn["data"][0]  # type: ignore[index]
     assert line["name"] == "availability"
     assert any(v is not None for v in line["y"]), "the burn-down has no data"
+    left = re.search(r"<td>(-?\d+) %</td>\s*<td><span class=\"badge h-", page.text)
+    assert left, "no budget left in the SLO table"
+    assert round(line["y"][-1] * 100) == int(left.group(1))  # the line ends where the table is
+    assert line["y"][0] >= line["y"][-1]  # one failed bake burnt some of it
     assert console.get("/service-levels?service=search").status_code == 404
 
 

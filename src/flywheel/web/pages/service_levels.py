@@ -29,7 +29,7 @@ from flywheel.web.security import Viewer, require_page
 
 router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.SLO_READ)]
-BURN_DOWN_POINTS = 8
+BURN_DOWN_POINTS = 12
 MAX_SLOS = 500
 OVERVIEW_KEPT_S = 30.0
 
@@ -99,12 +99,9 @@ def _burn_down(session: Session, rows: list[SloRow]) -> dict[str, Any]:
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for row in rows:
         slo = slo_service.get_slo(session, slo_id=row.slo_id)
-        points = []
-        for at in delivery_view.samples(row.period_start, now, BURN_DOWN_POINTS):
-            state = slo_service.evaluate(session, slo=slo, settings=settings, now=at, alerts=False)
-            budget = state.objectives[0].budget
-            points.append((at, None if budget is None else budget.remaining))
-        series[row.name] = points
+        moments = delivery_view.samples(row.period_start, now, BURN_DOWN_POINTS)
+        left = slo_service.budget_history(session, slo=slo, settings=settings, moments=moments)
+        series[row.name] = list(zip(moments, left, strict=True))
     return delivery_charts.budget_burn_down(series)
 
 
