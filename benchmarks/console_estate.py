@@ -30,6 +30,7 @@ from flywheel.deploy import service as deploy_service
 from flywheel.deploy.actions import BOUNCE
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 from flywheel.incident import intake
+from flywheel.incident.cirules import DEFAULT_RULES, parse_rules
 from flywheel.incident.grouping import Policy
 from flywheel.incident.incoming import AlertStatus, normalise
 from flywheel.slo import service as slo_service
@@ -37,6 +38,7 @@ from flywheel.slo.schemas import SloCreate
 
 SYSTEM = system_actor("seed")
 PASSWORD = "flywheel-demo-password"
+CI_RULES = parse_rules(DEFAULT_RULES)
 SERVICES = ("storefront", "cart", "checkout", "orders", "inventory", "billing", "marketing")
 CRITICALITY = {"storefront": 1, "cart": 1, "checkout": 1, "orders": 2, "inventory": 2}
 PARTNERS = ("payment-provider", "marketplace-a", "marketplace-b", "price-comparison")
@@ -286,19 +288,25 @@ def _alert(key: str, status: AlertStatus, n: int, now: datetime) -> list[object]
             fingerprint=f"bench-{n}",
             severity=None,
             generator_url=None,
-            rules=[],
+            rules=CI_RULES,
             now=now,
         )
     ]
 
 
 def _incidents(db: Database, scale: Scale, now: datetime) -> int:
-    """Alerts through the intake: incidents over 90 days, each resolved 20-90 min later."""
+    """Alerts through the intake: incidents over 90 days, each resolved 20-90 min later.
+
+    The last three stay open and are opened now, after the seeded deployments: they have
+    suspects.
+    """
     rng = random.Random(11)
     targets = [f"{svc}-{part}" for svc in SERVICES for part in ("db", "web-1", "app")]
     for n in range(scale.incidents):
         at = now - timedelta(days=90) + timedelta(days=90) * n / scale.incidents
         key = rng.choice(targets)
+        if n >= scale.incidents - 3:
+            at, key = datetime.now(UTC), ("checkout-db", "cart-web-1", "orders-app")[n % 3]
         with db.session(write=True) as session:
             firing = _alert(key, AlertStatus.FIRING, n, at)
             intake.receive(

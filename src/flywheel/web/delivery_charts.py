@@ -26,23 +26,30 @@ PHASE_LABELS = {
 LINE_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a", "#d1242f")
 
 
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / HOUR, 2)
+def _unit(weeks: Sequence[tuple[datetime, Mapping[str, float | None]]]) -> tuple[str, float]:
+    """Hours, unless every week's changes took under two hours: then minutes."""
+    totals = [sum(v or 0.0 for v in means.values()) for _, means in weeks]
+    return ("hours", HOUR) if max(totals, default=0.0) >= 2 * HOUR else ("minutes", 60.0)
+
+
+def _in(seconds: float | None, size: float) -> float | None:
+    return None if seconds is None else round(seconds / size, 2)
 
 
 def time_to_delivery(
     weeks: Sequence[tuple[datetime, Mapping[str, float | None]]],
 ) -> dict[str, Any]:
-    """Mean hours spent in each phase by the changes delivered each week, stacked."""
+    """Mean time spent in each phase by the changes delivered each week, stacked."""
     x = [week.date().isoformat() for week, _ in weeks]
+    unit, size = _unit(weeks)
     data = [
         {
             "type": "bar",
             "name": PHASE_LABELS[phase],
             "x": x,
-            "y": [_hours(means.get(phase)) for _, means in weeks],
+            "y": [_in(means.get(phase), size) for _, means in weeks],
             "marker": {"color": colour},
-            "hovertemplate": f"{PHASE_LABELS[phase]}: %{{y:.1f}} h<extra>week of %{{x}}</extra>",
+            "hovertemplate": f"{PHASE_LABELS[phase]}: %{{y:.1f}} {unit}<extra>%{{x}}</extra>",
         }
         for phase, colour in PHASE_COLOURS.items()
     ]
@@ -50,8 +57,8 @@ def time_to_delivery(
         data,
         barmode="stack",
         height=300,
-        yaxis={"title": {"text": "hours (mean per change)"}, "rangemode": "tozero"},
-        xaxis={"type": "date", "title": {"text": "week delivered"}},
+        yaxis={"title": {"text": f"{unit} (mean per change)"}, "rangemode": "tozero"},
+        xaxis={"type": "date"},
     )
 
 
@@ -97,7 +104,7 @@ def lagging_behind(
             "rangemode": "tozero",
             "tickformat": ",d",
         },
-        xaxis={"type": "date", "title": {"text": "week"}},
+        xaxis={"type": "date"},
         margin={"l": 56, "r": 56, "t": 8, "b": 40},
     )
 

@@ -11,9 +11,11 @@ PERIODS = (7, 30, 90, 180, 365)
 
 
 def duration(seconds: float | None) -> str:
-    """A duration as people say it: '45 min', '3.2 h', '2.5 d'."""
+    """A duration as people say it: '12 s', '45 min', '3.2 h', '2.5 d'."""
     if seconds is None:
         return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     if seconds < 2 * 86400:

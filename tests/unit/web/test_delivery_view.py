@@ -27,7 +27,7 @@ def _keys(deployments: int, failed: int, lead: float, days: float = 30.0) -> dor
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "—"), (90, "2 min"), (5400, "1.5 h"), (3 * 86400, "3.0 d")],
+    [(None, "—"), (12, "12 s"), (90, "2 min"), (5400, "1.5 h"), (3 * 86400, "3.0 d")],
 )
 def test_durations_read_as_people_say_them(seconds: float | None, text: str) -> None:
     assert delivery_view.duration(seconds) == text
@@ -82,9 +82,17 @@ def test_time_to_delivery_is_stacked_by_phase_in_hours() -> None:
     weeks = [(T0, {"development": 7200.0, "approval": 3600.0, "queue": None})]
     fig = delivery_charts.time_to_delivery(weeks)
     assert fig["layout"]["barmode"] == "stack"
+    assert fig["layout"]["yaxis"]["title"]["text"] == "hours (mean per change)"
     by_name = {t["name"]: t["y"] for t in fig["data"]}
     assert by_name["development"] == [2.0] and by_name["approval wait"] == [1.0]
     assert by_name["deploy queue"] == [None] and by_name["verification"] == [None]
+
+
+def test_short_journeys_are_drawn_in_minutes() -> None:
+    fig = delivery_charts.time_to_delivery([(T0, {"queue": 600.0, "rollout": 90.0})])
+    assert fig["layout"]["yaxis"]["title"]["text"] == "minutes (mean per change)"
+    by_name = {t["name"]: t["y"] for t in fig["data"]}
+    assert by_name["deploy queue"] == [10.0] and by_name["rollout"] == [1.5]
 
 
 def test_lagging_behind_puts_the_queue_on_its_own_axis() -> None:
