@@ -105,6 +105,11 @@ def test_open_an_incident_and_roll_back_its_suspect(
         page.get_by_role("link", name=f"INC{incident_id:07d}").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text(f"INC{incident_id:07d}")
         expect(page.locator("#suspects + p + table tbody tr").first).to_contain_text(f"#{shipped}")
+        version = api.get(f"/incidents/{incident_id}").json()["version"]
+        acked = api.post(f"/incidents/{incident_id}/ack", json={"version": version})
+        assert acked.status_code == 200, acked.text  # someone else, while the page is open
+        expect(page.locator("#incident-timeline")).to_contain_text("acknowledged by")
+        expect(page.locator("#incident-changed")).to_be_visible()  # live, by SSE
         questions: list[str] = []
 
         def accept(dialog: Dialog) -> None:

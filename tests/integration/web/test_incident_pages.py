@@ -102,6 +102,7 @@ def test_the_incident_page_shows_impact_suspects_and_alerts(
     assert "HighErrorRate" in text  # the alert
     assert ">Acknowledge</button>" in text and ">Resolve</button>" in text
     assert "Nobody has responded yet." in text
+    assert f'data-incident-live="/incidents/{incident_id}/live"' in text
 
 
 def test_a_responder_acknowledges_then_resolves_and_a_stale_form_is_409(
@@ -221,3 +222,22 @@ def test_the_overview_counts_open_incidents_by_priority(
     assert "Open incidents by priority" in page.text
     assert f"INC{incident[0]:07d}" in page.text
     assert 'href="/incidents?state=open&amp;priority=P1"' in page.text
+
+
+def test_a_resolved_incident_streams_its_timeline_and_ends(
+    console: Console, incident: tuple[int, int], db: Database
+) -> None:
+    incident_id, _ = incident
+    with db.session(write=True) as session:
+        incident_service.resolve(session, actor=SYSTEM, incident_id=incident_id, version=1)
+        session.commit()
+    console.sign_in("audrey")
+    page = console.get(f"/incidents/{incident_id}")
+    assert "data-incident-live" not in page.text  # nothing left to follow
+    stream = console.get(f"/incidents/{incident_id}/live")
+    assert stream.status_code == 200
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [line for line in stream.text.splitlines() if line.startswith("event: ")]
+    assert events == ["event: timeline", "event: state", "event: done"]
+    assert "resolved by system:tests" in stream.text
+    assert console.get("/incidents/999/live").status_code == 404

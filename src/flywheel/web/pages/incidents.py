@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from flywheel.auth.roles import Permission
 from flywheel.cmdb import service as cmdb_service
@@ -20,7 +20,7 @@ from flywheel.incident import causes
 from flywheel.incident import service as incident_service
 from flywheel.incident.cause_views import CauseIn, RollbackIn
 from flywheel.incident.schemas import Acknowledge, Reopen, Resolve
-from flywheel.web import incident_view
+from flywheel.web import incident_live, incident_view
 from flywheel.web.forms import form_text, validation_message
 from flywheel.web.incident_view import Impact, ServiceImpact
 from flywheel.web.rendering import redirect, render
@@ -148,6 +148,19 @@ def incident_page(
 ) -> Response:
     """An incident: impact, suspects with rollback, timeline, alerts, responders."""
     return _detail(request, session, viewer, incident_id, notice=NOTICES.get(notice, ""))
+
+
+@router.get("/incidents/{incident_id}/live")
+def incident_events(request: Request, incident_id: int, viewer: Reader) -> StreamingResponse:
+    """Server-sent events: the timeline and state whenever they change, until resolved."""
+    db = get_database(request)
+    with db.session() as session:  # a short session: the stream outlives the request's
+        incident_service.get_incident(session, incident_id=incident_id)
+    return StreamingResponse(
+        incident_live.events(db, incident_id, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _failed(
