@@ -31,7 +31,13 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-test: lint typecheck
+# The sign-on tests start a real OpenID Connect provider (panva/oidc-provider, from npm).
+OIDC := tests/oidc
+$(OIDC)/node_modules/.installed: $(OIDC)/package.json $(OIDC)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(OIDC) && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the sign-on tests will skip (and fail in CI)"; fi
+
+test: lint typecheck $(OIDC)/node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed-test

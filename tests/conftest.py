@@ -98,6 +98,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         secret_key="test-secret",
         work_database_url=f"sqlite:///{tmp_path}/work.sqlite",
+        slo_alert_minutes=0,  # scheduled alert rounds would race the tests' own evaluations
     )
 
 

@@ -24,6 +24,7 @@ from flywheel.deploy import service as deploy_service
 from flywheel.deploy.drivers.base import Instance
 from flywheel.deploy.models import Deployment, DeploymentStep
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
+from flywheel.incident.models import Incident, IncidentEvent
 
 _serial = count(1)
 SYSTEM = system_actor("tests")
@@ -424,3 +425,45 @@ def record_change(
         )
         session.flush()
     return change
+
+
+def record_incident(
+    session: Session,
+    *,
+    service: str,
+    priority: int,
+    opened_at: datetime,
+    resolved_at: datetime | None = None,
+    rollback_at: datetime | None = None,
+) -> Incident:
+    """An incident as intake would have recorded it; `rollback_at` adds a rollback entry."""
+    incident = Incident(
+        title=f"{service} broken",
+        state="resolved" if resolved_at else "triggered",
+        priority=priority,
+        urgency=1,
+        impact_level=1,
+        service=service,
+        opened_at=opened_at,
+        resolved_at=resolved_at,
+    )
+    session.add(incident)
+    session.flush()
+    if rollback_at is not None:
+        event = IncidentEvent(
+            incident_id=incident.id, at=rollback_at, kind="rollback", actor="tests", summary=""
+        )
+        session.add(event)
+    return incident
+
+
+def make_probe(db: Database, name: str, ci_key: str, url: str, **fields: object) -> int:
+    """A committed HTTP probe of a CI, due at once; returns its id."""
+    from flywheel.incident import probe_service
+    from flywheel.incident.probe_schemas import ProbeCreate
+
+    data = ProbeCreate.model_validate({"name": name, "ci_key": ci_key, "url": url, **fields})
+    with db.session(write=True) as session:
+        probe = probe_service.create_probe(session, actor=SYSTEM, data=data)
+        session.commit()
+        return probe.id

@@ -33,16 +33,24 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.http.ratelimit import Limit, RateLimitMiddleware
+from flywheel.http.telemetry import RequestMetrics, RequestMetricsMiddleware
+from flywheel.incident import autorollback, probe_runner, probe_service, slo_providers
 from flywheel.incident import gates as incident_gates
+from flywheel.incident.autorollback_views import router as autorollback_router
 from flywheel.incident.cause_views import router as cause_router
 from flywheel.incident.intake_views import router as alert_router
 from flywheel.incident.oncall_views import router as oncall_router
+from flywheel.incident.probe_views import router as probe_router
 from flywheel.incident.views import router as incident_router
 from flywheel.release import service as release_service
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 from flywheel.slo import gate as slo_gate
+from flywheel.slo import schedule as slo_schedule
+from flywheel.slo import sources as slo_sources
 from flywheel.slo.views import router as slo_router
+from flywheel.vault import keyring as vault_keyring
 from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
@@ -60,6 +68,8 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     incident_router,
     cause_router,
     oncall_router,
+    probe_router,
+    autorollback_router,
     slo_router,
     delivery_router,
 ]
@@ -81,11 +91,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
+    vault_keyring.use(settings)
     slo_gate.install(settings)
+    slo_providers.install(settings)
+    slo_sources.register_probes("incident.probes", probe_service.results_for_service)
+    autorollback.install(db, settings)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SqliteWriteGate)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        identified=Limit(settings.rate_limit_per_s, settings.rate_limit_burst),
+        anonymous=Limit(settings.rate_limit_anonymous_per_s, settings.rate_limit_anonymous_burst),
+        enabled=settings.rate_limit_enabled,
+    )
+    app.state.request_metrics = RequestMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.request_metrics)
     app.add_middleware(RequestIdMiddleware)
     api = APIRouter(prefix=API_PREFIX)
     for router in DOMAIN_ROUTERS:
@@ -103,7 +125,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
     await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
+    await run_in_threadpool(slo_schedule.start, app.state.db, app.state.settings)
+    worker = None
+    if app.state.settings.probe_worker:
+        worker = probe_runner.ProbeWorker(app.state.db, app.state.settings)
+        worker.start()
     yield
+    if worker is not None:
+        await run_in_threadpool(worker.stop)
     await run_in_threadpool(durable.shutdown)
 
 

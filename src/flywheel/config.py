@@ -20,10 +20,37 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    encryption_keys: str = Field(
+        default="", description="Fernet keys for secrets at rest, comma-separated, newest first."
+    )
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL; enables SSO.")
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile groups"
+    oidc_groups_claim: str = Field(default="groups", description="Claim listing the groups.")
+    oidc_role_map: dict[str, list[str]] = Field(
+        default_factory=dict, description='JSON: {"group": ["role", …]}'
+    )
+    oidc_team_map: dict[str, list[str]] = Field(
+        default_factory=dict, description='JSON: {"group": ["team-key", …]}'
+    )
+    oidc_label: str = Field(default="single sign-on", description="The console's SSO button.")
+    oidc_redirect_uri: str = Field(default="", description="Callback URL behind a proxy.")
+    oidc_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    rate_limit_enabled: bool = Field(default=True, description="Answer 429 over the limits.")
+    rate_limit_per_s: float = Field(
+        default=1000.0, gt=0, description="Requests/s per API token or console session."
+    )
+    rate_limit_burst: int = Field(default=2000, ge=1)
+    rate_limit_anonymous_per_s: float = Field(
+        default=20.0, gt=0, description="Requests/s per client address without a token."
+    )
+    rate_limit_anonymous_burst: int = Field(default=60, ge=1)
     sqlite_synchronous: str = "NORMAL"
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "info"
+    log_format: str = Field(default="text", pattern="^(text|json)$", description="text or json")
     warm_indexes: bool = Field(default=True, description="Load in-memory indexes at start.")
     work_database_url: str = Field(
         default="", description="Where durable work (deployment runs) keeps its state."
@@ -46,10 +73,34 @@ class Settings(BaseSettings):
     incident_ci_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long alert intake remembers a CI look-up."
     )
+    probe_worker: bool = Field(
+        default=False, description="Run due HTTP probes inside `flywheel serve` as well."
+    )
+    probe_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often a probe worker looks for due probes."
+    )
+    probe_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Probes a worker runs at once."
+    )
+    autorollback_enabled: bool = Field(
+        default=False,
+        description="Roll back an incident's top suspect by policy for services with no policy.",
+    )
+    autorollback_min_score: float = Field(default=0.6, ge=0, le=1)
+    autorollback_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    autorollback_environments: str = Field(
+        default="production", description="Comma-separated environments rolled back by policy."
+    )
+    autorollback_max_distance: int = Field(
+        default=1, ge=0, le=10, description="0: the failing service only; 1: and what it needs."
+    )
     prometheus_url: str = Field(
         default="", description="Prometheus to query for SLIs of source 'prometheus'."
     )
     prometheus_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    slo_alert_minutes: int = Field(
+        default=1, ge=0, le=60, description="Evaluate burn-rate alerts this often; 0 = on request."
+    )
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (a private network)."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +28,24 @@ NAMING_CONVENTION = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+# Set only by `backdated`: lets recorded history (the demo's 90 days, an import of what an
+# external tool did) go through the same service functions as live work, at its own times.
+_BACKDATED: ContextVar[datetime | None] = ContextVar("flywheel_backdated", default=None)
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware in UTC (or the moment `backdated` set)."""
+    return _BACKDATED.get() or datetime.now(UTC)
+
+
+@contextmanager
+def backdated(moment: datetime) -> Iterator[None]:
+    """Within the block (this thread or task only), `utcnow()` answers `moment`."""
+    token = _BACKDATED.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _BACKDATED.reset(token)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

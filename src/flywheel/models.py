@@ -9,8 +9,8 @@ from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
+from flywheel.incident import autorollback_models, oncall_models, probe_models
 from flywheel.incident import models as incident_models
-from flywheel.incident import oncall_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
@@ -21,6 +21,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "auth_models",
+    "autorollback_models",
     "change_models",
     "cmdb_models",
     "deploy_models",
@@ -28,6 +29,7 @@ __all__ = [
     "incident_models",
     "metadata",
     "oncall_models",
+    "probe_models",
     "release_models",
     "risk_models",
     "slo_models",

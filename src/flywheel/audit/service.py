@@ -20,6 +20,7 @@ from flywheel.audit.chain import (
     to_json_value,
 )
 from flywheel.audit.models import AuditChainHead, AuditEvent
+from flywheel.audit.redact import redacted
 from flywheel.auth.actor import Actor
 from flywheel.context import current_request_id
 from flywheel.db import utcnow
@@ -61,8 +62,8 @@ def record(
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        before=to_json_value(before),
-        after=to_json_value(after),
+        before=to_json_value(redacted(before)),
+        after=to_json_value(redacted(after)),
         reason=reason,
         request_id=current_request_id(),
         prev_hash=head_hash,

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     INTEGRATION_READ = "integration:read"
     INTEGRATION_MANAGE = "integration:manage"
     ONCALL_MANAGE = "oncall:manage"
+    PROBE_MANAGE = "probe:manage"
+    ROLLBACK_POLICY_MANAGE = "rollback_policy:manage"
     SLO_READ = "slo:read"
     SLO_MANAGE = "slo:manage"
     DELIVERY_READ = "delivery:read"
@@ -98,13 +100,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DEPLOY_OVERRIDE,
             Permission.ONCALL_MANAGE,
             Permission.SLO_MANAGE,
+            Permission.PROBE_MANAGE,
+            Permission.ROLLBACK_POLICY_MANAGE,
         }
     ),
     Role.CHANGE_MANAGER: frozenset(
         _EVERYONE
         | _CHANGE_WORK
         | _RESPONSE
-        | {Permission.CHANGE_POLICY_MANAGE, Permission.DEPLOY_OVERRIDE}
+        | {
+            Permission.CHANGE_POLICY_MANAGE,
+            Permission.DEPLOY_OVERRIDE,
+            Permission.ROLLBACK_POLICY_MANAGE,
+        }
     ),
     # Auditors see everything and change nothing but their own credentials.
     Role.AUDITOR: frozenset({p for p in Permission if p.is_read} | {Permission.TOKEN_SELF}),

@@ -10,17 +10,21 @@ from sqlalchemy.exc import OperationalError
 
 from flywheel.cli import (
     audit_commands,
+    backup_commands,
     change_commands,
     cmdb_commands,
     db_commands,
     delivery_commands,
     demo_commands,
     deploy_commands,
+    doctor_commands,
     incident_commands,
     oncall_commands,
     policy_commands,
+    probe_commands,
     risk_commands,
     risk_model_commands,
+    secrets_commands,
     serve_commands,
     slo_commands,
     token_commands,
@@ -38,6 +42,9 @@ app = typer.Typer(
 app.command("serve")(serve_commands.serve)
 app.command("init")(serve_commands.init)
 app.command("demo")(demo_commands.demo)
+app.command("backup")(backup_commands.backup)
+app.command("restore")(backup_commands.restore)
+app.command("doctor")(doctor_commands.doctor)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")
@@ -49,8 +56,10 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
+app.add_typer(probe_commands.app, name="probe")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
+app.add_typer(secrets_commands.app, name="secrets")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
 
 

@@ -8,9 +8,10 @@ and a pipeline that opens a change every minute and deploys the approved ones.
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import time
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import httpx
 import typer
@@ -22,7 +23,10 @@ from flywheel.auth import service as auth_service
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import UserCreate
 from flywheel.cli.common import cli_actor, console, err_console, settings, write_session
-from flywheel.demo import estate
+from flywheel.config import Settings
+from flywheel.db import Database, utcnow
+from flywheel.demo import estate, history, recorder
+from flywheel.demo.incidents import LiveIncidents
 from flywheel.demo.live import Customers, LivePool, Pipeline
 from flywheel.errors import NotFound
 
@@ -48,8 +52,8 @@ STOREFRONT_PORTS = [18081, 18082, 18083, 18084]
 FRONTEND_PORT = 18080
 
 
-def _people() -> tuple[str, str, dict[str, str]]:
-    """The admin's and the pipeline's tokens, and a password for each demo person."""
+def _people() -> tuple[dict[str, str], dict[str, str]]:
+    """API tokens of the admin, the pipeline and oscar, and a password for each person."""
     actor, passwords = cli_actor(), {}
     with write_session() as session:
         for username, (role, name) in {
@@ -67,10 +71,12 @@ def _people() -> tuple[str, str, dict[str, str]]:
                 auth_service.set_password(
                     session, actor=actor, username=username, password=passwords[username]
                 )
-        _, admin = auth_service.create_token(session, actor=actor, name="demo", username="admin")
-        _, pipe = auth_service.create_token(session, actor=actor, name="demo", username="pipeline")
+        tokens = {
+            name: auth_service.create_token(session, actor=actor, name="demo", username=name)[1]
+            for name in ("admin", "pipeline", "oscar")
+        }
         session.commit()
-    return admin, pipe, passwords
+    return tokens, passwords
 
 
 def _wait_ready(url: str) -> None:
@@ -84,7 +90,8 @@ def _wait_ready(url: str) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int) -> None:
+def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int, slos: bool) -> str | None:
+    """Estate, environments, policy and SLOs; the live monitor's integration token."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=f"{url}/api/v1", headers=headers, timeout=300) as api:
         live = {"deploy": pool.deploy_settings, "ports": pool.ports} if pool else None
@@ -92,46 +99,116 @@ def _seed(url: str, token: str, pool: LivePool | None, tenant_count: int) -> Non
         for batch in estate.tenants(tenant_count):
             api.post("/cmdb/import", json=batch).raise_for_status()
         api.put("/change-policies/*", json={"text": DEMO_POLICY}).raise_for_status()
+        # Only production gates deployments: the live pool has no staging twin (the history's
+        # staging runs were recorded from the teams' own tooling).
         for name, rank, needs_change in (("production", 1, True),):
             body = {"rank": rank, "requires_change": needs_change}
             api.put(f"/environments/{name}", json=body).raise_for_status()
+        # Without history the live bakes are the SLOs' only traffic: one faulty version would
+        # spend a budget and its gate would stop the pipeline for the rest of the window.
+        for service, objective in history.OBJECTIVES.items() if slos else ():
+            slo = {
+                "service": service,
+                "name": "availability",
+                "description": f"{objective} % of requests answered without error",
+                "objective": objective,
+                "source": "deployments",
+            }
+            answer = api.post("/slos", json=slo)
+            if answer.status_code != 409:  # defined by an earlier run
+                answer.raise_for_status()
+        if pool is None:
+            return None
+        name = f"demo-live-monitor-{int(time.time())}"  # its token is shown once: one per run
+        created = api.post("/integrations", json={"name": name})
+        created.raise_for_status()
+        return str(created.json()["token"])
 
 
-def _scenario_logged(*args: object) -> None:
+def _history(cfg: Settings, days: int) -> None:
+    """Record `days` of past changes, deployments and incidents (skipped if already there)."""
+    started, end = time.monotonic(), utcnow()
+    db = Database(cfg.resolved_database_url, cfg)
     try:
-        _scenario(*args)  # type: ignore[arg-type]
-    except Exception as exc:  # the server keeps running; say what went wrong
-        err_console.print(f"[red]the demo scenario stopped:[/] {exc}")
-
-
-def _scenario(
-    url: str,
-    admin: str,
-    pipe: str,
-    home: Path,
-    live: bool,
-    speed: float,
-    tenant_count: int,
-    stopping: threading.Event,
-) -> None:
-    _wait_ready(url)
-    pool = LivePool(home, STOREFRONT_PORTS, FRONTEND_PORT) if live else None
-    if pool is not None:
-        console.print(f"[bold]storefront:[/] {pool.start()}")
-    _seed(url, admin, pool, tenant_count)
+        with db.session(write=True) as session:
+            if recorder.already_recorded(session):
+                console.print("history: already recorded by an earlier run")
+                return
+            cast = recorder.cast_of(session, actor=cli_actor())
+            session.commit()
+        past = history.plan(end, days=days)
+        steps = recorder.record(db, cfg, cast, past, end)
+    finally:
+        db.dispose()
     console.print(
-        f"[bold]scenario seeded[/]: {len(estate.SERVICES)} services, {tenant_count:,} retailers"
+        f"[bold]history[/]: {days} days, {len(past.changes)} changes, "
+        f"{len(past.outages)} outages, {steps:,} steps in {time.monotonic() - started:.1f} s"
+    )
+
+
+def _scenario_logged(run: Scenario, server: uvicorn.Server, failed: list[Exception]) -> None:
+    try:
+        _scenario(run)
+    except Exception as exc:  # the server keeps running; say what went wrong
+        failed.append(exc)
+        err_console.print(f"[red]the demo scenario stopped:[/] {exc}")
+    if not run.live:  # seeding only: the work is done
+        server.should_exit = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the scenario thread needs: where the server is, the tokens, and the options."""
+
+    cfg: Settings
+    url: str
+    tokens: dict[str, str]
+    live: bool
+    speed: float
+    tenant_count: int
+    days: int
+    stopping: threading.Event
+    pools: list[LivePool] = field(default_factory=list)
+
+
+def _scenario(run: Scenario) -> None:
+    _wait_ready(run.url)
+    home = run.cfg.home / "demo"
+    pool = LivePool(home, STOREFRONT_PORTS, FRONTEND_PORT) if run.live else None
+    if pool is not None:
+        run.pools.append(pool)  # the main thread stops it, even if this thread is stuck
+        console.print(f"[bold]storefront:[/] {pool.start()}")
+    integration = _seed(run.url, run.tokens["admin"], pool, run.tenant_count, slos=run.days > 0)
+    if run.days:
+        _history(run.cfg, run.days)
+    console.print(
+        f"[bold]scenario seeded[/]: {len(estate.SERVICES)} services, {run.tenant_count:,} retailers"
     )
     if pool is None:
         return
+    speed, stopping = run.speed, run.stopping
     customers = Customers(pool, rate=20.0)
     customers.start()
-    pipeline = Pipeline(url, pipe, tick_s=60.0 / speed, bake_s=max(5.0, 30.0 / speed))
+    assert integration is not None
+    monitoring = LiveIncidents(
+        run.url, integration, run.tokens["oscar"], customers.watch, rollback_after_s=60 / speed
+    )
+    watcher = threading.Thread(
+        target=monitoring.run_forever, args=(stopping,), daemon=True, name="demo-monitoring"
+    )
+    watcher.start()
+    pipeline = Pipeline(
+        run.url, run.tokens["pipeline"], tick_s=60.0 / speed, bake_s=max(5.0, 30.0 / speed)
+    )
     try:
         pipeline.run_forever(stopping)
     finally:
         customers.stopping.set()
-        pool.stop()
+        watcher.join(timeout=10)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def demo(
@@ -141,33 +218,41 @@ def demo(
     live: bool = typer.Option(True, "--live/--no-live", help="--no-live seeds only."),
     tenants: int = typer.Option(20_000, min=0, max=200_000, help="Retailers to seed."),
     port: int | None = typer.Option(None, help="Port (default FLYWHEEL_PORT)."),
+    days: int = typer.Option(90, min=0, max=365, help="Days of past history to record."),
 ) -> None:
-    """Seed the built-in scenario and run it live on this machine (Ctrl-C stops everything)."""
+    """Seed the built-in scenario and run it live on this machine (Ctrl-C stops everything).
+
+    With --no-live it seeds (estate, people, 90 days of history) and exits.
+    """
     cfg = settings()
     migrate.upgrade(cfg.resolved_database_url)
     cfg.resolved_secret_key()
-    admin, pipe, passwords = _people()
+    tokens, passwords = _people()
     host, port = cfg.host, port or cfg.port
     url = f"http://{host}:{port}"
     console.print(f"Flywheel demo on [bold]{url}[/] (API docs at {url}/docs)")
     console.print("sign in as: " + ", ".join(f"{u} / {p}" for u, p in passwords.items()))
     console.print("admin API token (shown once):")
-    print(admin, flush=True)
-    stopping = threading.Event()
-    worker = threading.Thread(
-        target=_scenario_logged,
-        args=(url, admin, pipe, cfg.home / "demo", live, speed, tenants, stopping),
-        daemon=True,
-        name="demo-scenario",
-    )
-    worker.start()
+    print(tokens["admin"], flush=True)
+    run = Scenario(cfg, url, tokens, live, speed, tenants, days, threading.Event())
     server = uvicorn.Server(
         uvicorn.Config(create_app(cfg), host=host, port=port, log_level="warning")
     )
+    failed: list[Exception] = []
+    # uvicorn re-raises SIGTERM after its shutdown; as SystemExit it lets the pool stop below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker = threading.Thread(
+        target=_scenario_logged, args=(run, server, failed), daemon=True, name="demo-scenario"
+    )
+    worker.start()
     try:
         server.run()
     finally:
-        stopping.set()
-        worker.join(timeout=30)
-        if worker.is_alive():
-            err_console.print("the scenario did not stop in time")
+        run.stopping.set()
+        worker.join(timeout=10)
+        for pool in run.pools:
+            pool.stop()
+    if failed:
+        raise typer.Exit(1)
+    if not live:
+        console.print(f"seeded: start the console with `flywheel serve` and open {url}")

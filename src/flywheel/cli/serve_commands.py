@@ -12,6 +12,7 @@ from flywheel.auth.models import User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import UserCreate
 from flywheel.cli.common import cli_actor, console, settings, write_session
+from flywheel.logs import uvicorn_log_config
 
 QUICKSTART_TOKEN = "quickstart"
 
@@ -35,6 +36,9 @@ def serve(
         port=port,
         workers=workers,
         log_level=cfg.log_level,
+        log_config=uvicorn_log_config(cfg.log_level, cfg.log_format)
+        if cfg.log_format == "json"
+        else uvicorn.config.LOGGING_CONFIG,
     )
 
 

@@ -13,6 +13,7 @@ from flywheel.auth.roles import Permission
 from flywheel.config import Settings
 from flywheel.delivery.exporter import CONTENT_TYPE, CachedText
 from flywheel.http.deps import DbSession, get_actor
+from flywheel.http.telemetry import process_metrics
 
 router = APIRouter(tags=["metrics"])
 _bearer = HTTPBearer(auto_error=False)
@@ -42,4 +43,5 @@ def _cache(request: Request) -> CachedText:
 def metrics(request: Request, session: DbSession) -> PlainTextResponse:
     """Deployments, lead time, change failure rate, error budgets, open incidents."""
     text = _cache(request).get(session, request.app.state.settings)
-    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+    own = request.app.state.request_metrics.render() + process_metrics(request.app.state.db.engine)
+    return PlainTextResponse(text + own, media_type=CONTENT_TYPE)

@@ -31,6 +31,7 @@ PARTNERS = {
     "partner-price-compare": "PriceCompare",
 }
 POOL_SIZE, HOSTS = 4, 12
+TENANT_BATCH = 1000
 LIVE_POOL = "storefront-pool"
 
 
@@ -79,13 +80,16 @@ def platform(live_pool: dict[str, Any] | None = None) -> dict[str, list[dict[str
 
 
 def tenants(count: int, *, seed: int = 7) -> list[dict[str, list[dict[str, Any]]]]:
-    """Retailers using the platform, in import batches of at most 5,000."""
+    """Retailers using the platform, in import batches of at most 1,000.
+
+    A batch of 1,000 is about 0.4 MB of JSON: well inside the API's 1 MiB body limit.
+    """
     rng = random.Random(seed)
     services = list(SERVICES)
     batches: list[dict[str, list[dict[str, Any]]]] = []
-    for start in range(0, count, 5000):
+    for start in range(0, count, TENANT_BATCH):
         cis, rels = [], []
-        for n in range(start, min(count, start + 5000)):
+        for n in range(start, min(count, start + TENANT_BATCH)):
             key = f"retailer-{n + 1:05d}"
             tier = 1 if n % 500 == 0 else 2 if n % 50 == 0 else 3 if n % 5 == 0 else 4
             cis.append(_ci(key, f"Retailer {n + 1:05d}", "tenant", criticality=tier))

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from flywheel.demo.incidents import ErrorWatch
 from flywheel.deploy.drivers.base import DriverError, Instance
 from flywheel.deploy.drivers.haproxy import Backend, HaproxyConfig, HaproxyProcess, haproxy_binary
 from flywheel.deploy.drivers.local import LocalTarget
@@ -83,9 +84,10 @@ class LivePool:
 class Customers(threading.Thread):
     """A trickle of shoppers, so that deployments have traffic to judge."""
 
-    def __init__(self, pool: LivePool, rate: float) -> None:
+    def __init__(self, pool: LivePool, rate: float, watch: ErrorWatch | None = None) -> None:
         super().__init__(daemon=True, name="demo-customers")
         self.pool, self.rate = pool, rate
+        self.watch = watch or ErrorWatch()
         self.stopping = threading.Event()
 
     def _ports(self) -> list[int]:
@@ -96,10 +98,14 @@ class Customers(threading.Thread):
         while not self.stopping.wait(1 / self.rate):
             ports = self._ports()
             conn = http.client.HTTPConnection("127.0.0.1", ports[n % len(ports)], timeout=5)
+            failed = True
             with contextlib.suppress(OSError, http.client.HTTPException):
                 conn.request("GET", "/api/products" if n % 3 else "/")
-                conn.getresponse().read()
+                answer = conn.getresponse()
+                answer.read()
+                failed = answer.status >= 500
             conn.close()
+            self.watch.record(failed)
             n += 1
 
 

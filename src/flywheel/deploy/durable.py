@@ -125,6 +125,10 @@ def _roll_back(
             result = _act(deployment_id, seq, "rollback", index, action, batches[index], [])
             if result["outcome"] == "failed":
                 problems.append(result["reason"])
+            stopped = result["detail"].get("left_stopped") if action == "start" else None
+            if stopped:
+                names = ", ".join(stopped)
+                problems.append(f"{names} left stopped and out of rotation: no previous version")
     reason = failure["reason"]
     evidence = {"failure": failure, "rollback_problems": problems}
     if problems:

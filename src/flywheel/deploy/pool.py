@@ -63,10 +63,10 @@ def _pool_of_service(session: Session, service: str) -> str:
 
 
 def _service_of_pool(session: Session, pool: str) -> str:
-    services = sorted(cmdb_service.dependents(session, key=pool))
-    cis = cmdb_service.get_cis(session, keys=services) if services else []
-    business = sorted(c.key for c in cis if c.type == "business_service")
-    return business[0] if business else pool
+    """The business service nearest the pool in the CMDB (shortest path; ties by key)."""
+    report = cmdb_service.impact(session, keys=[pool], top_tenants=0)
+    nearest = min(report.business_services, key=lambda s: (len(s.path), s.key), default=None)
+    return nearest.key if nearest is not None else pool
 
 
 def _instance(ci: Any) -> Instance:

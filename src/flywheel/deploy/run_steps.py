@@ -125,10 +125,15 @@ def _load(db: Database, dep_id: int) -> Deployment:
         return dep
 
 
+# Rollback actions that bring an instance back; skipped for one whose previous version is
+# unknown, so it stays stopped and out of rotation instead of restarting the bad version.
+_RESTORING = ("start", "wait_healthy", "enable")
+
+
 def _versions(dep: Deployment, phase: str) -> dict[str, str]:
     if phase == "rollback":
         previous: dict[str, str | None] = dep.plan["previous"]
-        return {k: v or dep.version_label for k, v in previous.items()}
+        return {k: v for k, v in previous.items() if v}
     targets: dict[str, str] = dep.plan.get("target_versions") or {}
     return {i["key"]: targets.get(i["key"], dep.version_label) for i in dep.drivers["instances"]}
 
@@ -148,17 +153,24 @@ def _perform(
         return {}
     if phase == "deploy" and _control(db, dep.id) in ("abort", "rollback"):
         raise _Aborted("abort requested")
+    versions = _versions(dep, phase)
+    left_stopped: list[str] = []
+    if phase == "rollback" and action in _RESTORING:
+        left_stopped = [k for k in instances if k not in versions]
+        instances = [k for k in instances if k in versions]
+        if not instances:
+            return {"left_stopped": left_stopped, "why": "previous version unknown"}
     kit = toolkit_for(
         dep.drivers,
         RolloutSettings(**dep.settings),
         pool=dep.pool,
         should_stop=lambda: phase == "deploy" and _control(db, dep.id) in ("abort", "rollback"),
     )
-    detail = actions.perform(
-        kit, action, instances, versions=_versions(dep, phase), updated=updated
-    )
+    detail = actions.perform(kit, action, instances, versions=versions, updated=updated)
     if action == "bake":
         _check_alerts(db, dep)
+    if left_stopped:
+        return {**detail, "left_stopped": left_stopped, "why": "previous version unknown"}
     return detail
 
 

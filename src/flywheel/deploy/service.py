@@ -442,6 +442,8 @@ def roll_back(session: Session, *, actor: Actor, deployment_id: int, reason: str
 
 
 # Read-only queries for service levels and delivery metrics (issue 9) live in reports.py.
+from flywheel.deploy.external import ExternalRun as ExternalRun  # noqa: E402
+from flywheel.deploy.external import record_external_deployment as record_external_deployment  # noqa: E402
 from flywheel.deploy.reports import bake_traffic as bake_traffic  # noqa: E402
 from flywheel.deploy.reports import delivered_before as delivered_before  # noqa: E402
 from flywheel.deploy.reports import delivery_milestones as delivery_milestones  # noqa: E402

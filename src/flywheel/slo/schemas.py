@@ -265,11 +265,15 @@ class AlertRun(RequestModel):
 
 
 class AlertRunOut(ResponseModel):
-    """What an evaluation raised, and how many sinks received it."""
+    """What an evaluation raised, the rules it judged quiet, and which sinks received it."""
 
     evaluated_at: datetime
     sinks: list[str]
     alerts: list[BurnAlertOut]
+    quiet: list[str] = Field(
+        default_factory=list,
+        description="Fingerprints of rules with data that do not fire (sinks resolve them).",
+    )
 
 
 class TenantCostOut(ResponseModel):

@@ -17,12 +17,12 @@ from flywheel.cmdb import service as cmdb
 from flywheel.config import Settings
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
-from flywheel.slo.budget import DEFAULT_RULES, BurnRule, Severity
+from flywheel.slo.budget import DEFAULT_RULES, AlertState, BurnRule, Severity
 from flywheel.slo.models import ServiceLevelObjective
 from flywheel.slo.readers import reader_for
 from flywheel.slo.schemas import SloCreate
 from flywheel.slo.sli import Method, ObjectiveKind, ReadContext, SliSpec, SourceKind
-from flywheel.slo.sources import REGISTRY, BurnAlert
+from flywheel.slo.sources import REGISTRY, AlertRound, BurnAlert
 from flywheel.slo.status import Health, ObjectiveState, judge, windows_to_read, worst
 from flywheel.slo.windows import (
     CompliancePeriod,
@@ -205,63 +205,96 @@ def service_states(
     ]
 
 
-def firing_alerts(state: SloState) -> list[BurnAlert]:
-    """The burn-rate alerts an SLO's state fires, as the incident domain receives them."""
-    slo = state.slo
-    found = []
+def _fingerprint(slo: ServiceLevelObjective, kind: ObjectiveKind, rule: BurnRule) -> str:
+    """One alert per SLO, objective and window pair (the severity comes with the pair)."""
+    windows = f"{format_window(rule.long_window)}/{format_window(rule.short_window)}"
+    return f"slo:{slo.id}:{kind.value}:{rule.severity.value}:{windows}"
+
+
+def _burn_alert(
+    slo: ServiceLevelObjective, kind: ObjectiveKind, alert: AlertState, fingerprint: str
+) -> BurnAlert:
+    rule = alert.rule
+    long_w, short_w = format_window(rule.long_window), format_window(rule.short_window)
+    assert alert.long_burn is not None and alert.short_burn is not None
+    return BurnAlert(
+        fingerprint=fingerprint,
+        service=slo.service,
+        slo_id=slo.id,
+        slo_name=slo.name,
+        objective_kind=kind.value,
+        severity=rule.severity.value,
+        burn_rate=rule.burn_rate,
+        long_window=long_w,
+        short_window=short_w,
+        long_burn=alert.long_burn,
+        short_burn=alert.short_burn,
+        summary=(
+            f"{slo.service} {slo.name} ({kind.value}) burns its error "
+            f"budget {alert.long_burn:.1f}x over {long_w} and "
+            f"{alert.short_burn:.1f}x over {short_w} (alert at {rule.burn_rate:g}x)"
+        ),
+        labels={
+            "alertname": "ErrorBudgetBurn",
+            "service": slo.service,
+            "slo": slo.name,
+            "objective": kind.value,
+            "severity": rule.severity.value,
+            "window": f"{long_w}/{short_w}",
+        },
+    )
+
+
+def alert_round(state: SloState) -> AlertRound:
+    """The burn-rate alerts an SLO's state fires, and the rules it judged quiet.
+
+    A rule is quiet when it does not fire and the objective has data in its period; with
+    no data at all (an unreachable source) the rule is neither, so nothing resolves.
+    """
+    firing: list[BurnAlert] = []
+    quiet: list[str] = []
     for objective in state.objectives:
         for alert in objective.alerts:
-            if not alert.firing or alert.long_burn is None or alert.short_burn is None:
-                continue
-            rule = alert.rule
-            long_w, short_w = format_window(rule.long_window), format_window(rule.short_window)
-            fingerprint = f"slo:{slo.id}:{objective.kind.value}:{rule.severity.value}:{long_w}"
-            found.append(
-                BurnAlert(
-                    fingerprint=fingerprint,
-                    service=slo.service,
-                    slo_id=slo.id,
-                    slo_name=slo.name,
-                    objective_kind=objective.kind.value,
-                    severity=rule.severity.value,
-                    burn_rate=rule.burn_rate,
-                    long_window=long_w,
-                    short_window=short_w,
-                    long_burn=alert.long_burn,
-                    short_burn=alert.short_burn,
-                    summary=(
-                        f"{slo.service} {slo.name} ({objective.kind.value}) burns its error "
-                        f"budget {alert.long_burn:.1f}x over {long_w} and "
-                        f"{alert.short_burn:.1f}x over {short_w} (alert at {rule.burn_rate:g}x)"
-                    ),
-                    labels={
-                        "alertname": "ErrorBudgetBurn",
-                        "service": slo.service,
-                        "slo": slo.name,
-                        "severity": rule.severity.value,
-                    },
-                )
-            )
-    return found
+            fingerprint = _fingerprint(state.slo, objective.kind, alert.rule)
+            if alert.firing:
+                firing.append(_burn_alert(state.slo, objective.kind, alert, fingerprint))
+            elif objective.budget is not None:
+                quiet.append(fingerprint)
+    return AlertRound(state.evaluated_at, firing, quiet)
+
+
+def firing_alerts(state: SloState) -> list[BurnAlert]:
+    """The burn-rate alerts an SLO's state fires, as the incident domain receives them."""
+    return list(alert_round(state).firing)
 
 
 def raise_alerts(
-    session: Session, *, settings: Settings, service: str | None = None
-) -> list[BurnAlert]:
-    """Evaluate every SLO (of a service) now and hand each firing alert to every sink.
+    session: Session,
+    *,
+    settings: Settings,
+    service: str | None = None,
+    now: datetime | None = None,
+) -> AlertRound:
+    """Evaluate every SLO (of a service) and hand the round of alerts to every sink.
 
     Sinks (the incident domain's intake) deduplicate by fingerprint, as they do for
-    Alertmanager alerts; an alert that stops firing is simply not sent again.
+    Alertmanager alerts, and resolve the quiet alerts they saw firing. SLOs measured from
+    incident downtime raise nothing: their bad minutes are open incidents already, and an
+    alert joining such an incident would keep it, and so the downtime, open.
     """
-    now = utcnow()
-    raised = []
+    now = now or utcnow()
+    firing: list[BurnAlert] = []
+    quiet: list[str] = []
     for slo in list_slos(session, service=service, limit=10_000):
-        state = evaluate(session, slo=slo, settings=settings, now=now)
-        for alert in firing_alerts(state):
-            for sink in REGISTRY.alert_sinks.values():
-                sink(session, alert)
-            raised.append(alert)
-    return raised
+        if slo.source == SourceKind.INCIDENTS.value:
+            continue
+        found = alert_round(evaluate(session, slo=slo, settings=settings, now=now))
+        firing.extend(found.firing)
+        quiet.extend(found.quiet)
+    result = AlertRound(now, firing, quiet)
+    for sink in REGISTRY.alert_sinks.values():
+        sink(session, result)
+    return result
 
 
 def budget_history(

@@ -58,6 +58,20 @@ class BurnAlert:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AlertRound:
+    """One evaluation of burn-rate alerts: what fires now, and what was judged not to.
+
+    `quiet` holds the fingerprints of rules that had data and do not fire: a sink resolves
+    those it saw firing. Rules without data (an unreachable source) are in neither list, so
+    an alert is not resolved merely because its source went silent.
+    """
+
+    at: datetime
+    firing: Sequence[BurnAlert]
+    quiet: Sequence[str] = ()
+
+
 class DowntimeProvider(Protocol):
     """Downtime of a service in a time range (P1 incidents: detection → mitigation)."""
 
@@ -75,7 +89,7 @@ class ProbeProvider(Protocol):
 
 
 OpenIncidentCounter = Callable[[Session], dict[str, int]]
-AlertSink = Callable[[Session, BurnAlert], Any]
+AlertSink = Callable[[Session, AlertRound], Any]
 
 
 @dataclass
@@ -107,8 +121,30 @@ def register_open_incidents(name: str, counter: OpenIncidentCounter) -> None:
 
 
 def register_alert_sink(name: str, sink: AlertSink) -> None:
-    """Add (or replace) where firing burn-rate alerts go (the incident domain's intake)."""
+    """Add (or replace) where each round of burn-rate alerts goes (the incident intake)."""
     REGISTRY.alert_sinks[name] = sink
+
+
+def snapshot() -> Registry:
+    """A copy of what is registered now (tests restore it with `restore`)."""
+    return Registry(
+        dict(REGISTRY.downtime),
+        dict(REGISTRY.probes),
+        dict(REGISTRY.open_incidents),
+        dict(REGISTRY.alert_sinks),
+    )
+
+
+def restore(saved: Registry) -> None:
+    """Make the registry hold exactly what a snapshot held."""
+    for table, kept in (
+        (REGISTRY.downtime, saved.downtime),
+        (REGISTRY.probes, saved.probes),
+        (REGISTRY.open_incidents, saved.open_incidents),
+        (REGISTRY.alert_sinks, saved.alert_sinks),
+    ):
+        table.clear()
+        table.update(kept)  # type: ignore[arg-type]
 
 
 def unregister(name: str) -> None:

@@ -175,12 +175,15 @@ def evaluate_alerts(
     if data.service:
         service.service_states(session, service=data.service, settings=_settings(request))
     at = utcnow()
-    raised = service.raise_alerts(session, settings=_settings(request), service=data.service)
+    raised = service.raise_alerts(
+        session, settings=_settings(request), service=data.service, now=at
+    )
     session.commit()
     return AlertRunOut(
         evaluated_at=at,
         sinks=sorted(REGISTRY.alert_sinks),
-        alerts=[BurnAlertOut.model_validate(a, from_attributes=True) for a in raised],
+        alerts=[BurnAlertOut.model_validate(a, from_attributes=True) for a in raised.firing],
+        quiet=list(raised.quiet),
     )
 
 

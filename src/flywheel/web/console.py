@@ -21,6 +21,7 @@ from flywheel.web.pages import (
     incidents,
     overview,
     service_levels,
+    sso,
 )
 from flywheel.web.sections import Console, Section
 from flywheel.web.security import Keys
@@ -66,6 +67,6 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         "/assets/vendor/plotly.min.js", _vendor_plotly, methods=["GET"], include_in_schema=False
     )
     app.mount("/assets", StaticFiles(directory=STATIC), name="console-assets")
-    for router in (auth.router, *(s.router for s in SECTIONS)):
+    for router in (auth.router, sso.router, *(s.router for s in SECTIONS)):
         app.include_router(router, include_in_schema=False)
     install_not_found(app)

@@ -28,6 +28,7 @@ EVERYONE = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 AUDIT = frozenset({Role.AUDITOR, Role.ADMIN})
 OPS = frozenset({Role.OPERATOR, Role.ADMIN})
+ROLLBACK_GOVERNORS = frozenset({Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 WORKERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.CHANGE_MANAGER, Role.ADMIN})
 GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
 ALERTERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN})
@@ -180,6 +181,30 @@ def _change(w: World, who: Person | None = None, **body: object) -> int:
     made = w.client.post("/api/v1/changes", json=payload, headers=(who or w.admin).headers)
     assert made.status_code == 201, made.text
     return int(made.json()["id"])
+
+
+def _probe(w: World) -> str:
+    """A fresh probe made by the admin, of a port nobody listens on (fails at once): its name."""
+    name = f"probe{next(_serial)}"
+    body = {
+        "name": name,
+        "ci_key": "svc",
+        "url": f"http://127.0.0.1:{free_port()}/",
+        "enabled": False,
+    }
+    made = w.client.post("/api/v1/probes", json=body, headers=w.admin.headers)
+    assert made.status_code == 201, made.text
+    return name
+
+
+def _rollback_policy(w: World) -> str:
+    """A fresh service with its own automatic-rollback policy: the service's key."""
+    service = w.new_app()
+    made = w.client.put(
+        f"/api/v1/autorollback-policies/{service}", json={}, headers=w.admin.headers
+    )
+    assert made.status_code == 200, made.text
+    return service
 
 
 def _awaiting_for(w: World) -> int:
@@ -587,6 +612,43 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
             "/cmdb/import",
             {"cis": [{"key": f"imp{next(_serial)}", "name": "i", "type": "host"}]},
         ),
+    ),
+    ("POST", "/probes"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/probes",
+            {"name": f"p{next(_serial)}", "ci_key": "svc", "url": "http://127.0.0.1:9/"},
+        ),
+    ),
+    ("GET", "/probes"): (EVERYONE, lambda w: ("GET", "/probes", None)),
+    ("GET", "/probes/{name}"): (EVERYONE, lambda w: ("GET", f"/probes/{_probe(w)}", None)),
+    ("PATCH", "/probes/{name}"): (
+        OPS,
+        lambda w: ("PATCH", f"/probes/{_probe(w)}", {"version": 1, "interval_s": 120}),
+    ),
+    ("DELETE", "/probes/{name}"): (OPS, lambda w: ("DELETE", f"/probes/{_probe(w)}", None)),
+    ("POST", "/probes/{name}/run"): (OPS, lambda w: ("POST", f"/probes/{_probe(w)}/run", None)),
+    ("POST", "/probe-runs"): (OPS, lambda w: ("POST", "/probe-runs", None)),
+    ("GET", "/autorollback-policies"): (
+        EVERYONE,
+        lambda w: ("GET", "/autorollback-policies", None),
+    ),
+    ("GET", "/autorollback-policies/{service_key}"): (
+        EVERYONE,
+        lambda w: ("GET", "/autorollback-policies/svc", None),
+    ),
+    ("PUT", "/autorollback-policies/{service_key}"): (
+        ROLLBACK_GOVERNORS,
+        lambda w: ("PUT", f"/autorollback-policies/{w.new_app()}", {"min_score": 0.7}),
+    ),
+    ("DELETE", "/autorollback-policies/{service_key}"): (
+        ROLLBACK_GOVERNORS,
+        lambda w: ("DELETE", f"/autorollback-policies/{_rollback_policy(w)}", None),
+    ),
+    ("GET", "/incidents/{incident_id}/autorollback"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}/autorollback", None),
     ),
 }
 

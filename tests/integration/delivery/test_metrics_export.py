@@ -71,8 +71,9 @@ def test_metrics_need_a_token_and_speak_the_text_format(client: TestClient, db: 
     assert value == pytest.approx(0.0, abs=1e-9)
     # No data for 'quiet': its series are absent, not zero.
     assert not any('service="quiet"' in s for s in samples)
-    # Open incidents are absent until an incident domain registers a counter.
-    assert not any(s.startswith("flywheel_open_incidents{") for s in samples)
+    # The incident domain (installed with the app) counts open incidents: none, so zeros.
+    for priority in ("P1", "P2", "P3", "P4"):
+        assert f'flywheel_open_incidents{{priority="{priority}"}} 0.0' in samples
 
 
 def test_open_incidents_by_priority_come_from_the_registry(

@@ -84,3 +84,10 @@ def test_unexpected_errors_are_json_500_with_the_request_id(
     assert body["request_id"] == "trace-me"
     assert body["error"]["code"] == "internal_error"
     assert "secret internals" not in response.text
+
+
+def test_an_id_beyond_64_bits_is_bad_input_not_a_crash(client: TestClient, db: Database) -> None:
+    admin = make_person(db, Role.ADMIN)
+    answer = client.get("/api/v1/changes/99999999999999999999999", headers=admin.headers)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "invalid_input"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 
 from flywheel.auth.roles import Role
 from flywheel.db import Database
@@ -25,11 +26,20 @@ def operator(db: Database) -> Person:
 
 
 @pytest.fixture
-def registry() -> Iterator[sources.Registry]:
-    """The provider registry, emptied of whatever a test registers."""
+def registry(client: TestClient) -> Iterator[sources.Registry]:
+    """The provider registry, empty for the test (after the app registered its own), restored."""
+    saved = sources.snapshot()
+    sources.restore(sources.Registry())
     yield sources.REGISTRY
-    for name in ("test-incidents", "test-probes", "test-open", "test-sink"):
-        sources.unregister(name)
+    sources.restore(saved)
+
+
+@pytest.fixture
+def installed(client: TestClient) -> Iterator[sources.Registry]:
+    """The provider registry as the app installed it, restored after the test."""
+    saved = sources.snapshot()
+    yield sources.REGISTRY
+    sources.restore(saved)
 
 
 def minute_floor(moment: datetime) -> datetime:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from flywheel.db import Database, utcnow
 from flywheel.slo import sources
-from flywheel.slo.sources import BurnAlert
+from flywheel.slo.sources import AlertRound, BurnAlert
 from tests.factories import Bake, Person, record_deployment
 
 
@@ -40,8 +40,8 @@ def test_firing_alerts_are_raised_into_the_registered_intake(
     assert client.post("/api/v1/slos", json=slo, headers=operator.headers).status_code == 201
     received: list[BurnAlert] = []
 
-    def intake(session: Session, alert: BurnAlert) -> None:
-        received.append(alert)
+    def intake(session: Session, found: AlertRound) -> None:
+        received.extend(found.firing)
 
     sources.register_alert_sink("test-sink", intake)
     answer = client.post("/api/v1/slos/alerts/evaluate", json={}, headers=operator.headers)

@@ -37,7 +37,9 @@ def _objectives(client: TestClient, who: Person, slo_id: int) -> list[dict[str, 
     return list(answer.json()["objectives"])
 
 
-def test_incidents_without_a_provider_say_no_data(client: TestClient, operator: Person) -> None:
+def test_incidents_without_a_provider_say_no_data(
+    client: TestClient, operator: Person, registry: sources.Registry
+) -> None:
     slo_id = _create(client, operator, source="incidents")
     availability = _objectives(client, operator, slo_id)[0]
     assert availability["status"] == "no data"

@@ -110,7 +110,7 @@ def test_csv_and_printable_html(
 
 
 def test_no_provider_no_data_and_bad_keys(
-    client: TestClient, operator: Person, tenants: Interval
+    client: TestClient, operator: Person, tenants: Interval, registry: sources.Registry
 ) -> None:
     body = _get(client, operator, "acme").json()  # type: ignore[attr-defined]
     assert body["note"] == "no incident source is registered"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from flywheel.cmdb.schemas import ImportBatch
@@ -37,7 +38,8 @@ def test_the_shape_of_the_platform() -> None:
 
 def test_tenants_come_in_batches_the_api_accepts_and_all_use_the_storefront() -> None:
     batches = estate.tenants(12_345)
-    assert [len(b["cis"]) for b in batches] == [5000, 5000, 2345]
+    assert [len(b["cis"]) for b in batches] == [1000] * 12 + [345]
+    assert max(len(json.dumps(b)) for b in batches) < 1_048_576 // 2  # the API's body limit
     uses = Counter(r["target"] for b in batches for r in b["relationships"])
     assert uses["storefront"] == 12_345
     assert 0 < uses["marketing"] < 12_345

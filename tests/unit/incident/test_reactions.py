@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from flywheel.auth.actor import Actor
 from flywheel.incident import reactions
@@ -12,6 +15,16 @@ from flywheel.incident.intake import IntakeResult
 
 def _actor() -> Any:
     return Actor.__new__(Actor)
+
+
+@pytest.fixture(autouse=True)
+def only_these_reactions() -> Iterator[None]:
+    """Set aside what apps built earlier in the run registered (the registry is global)."""
+    before = {name: reactions._REACTIONS[name] for name in reactions.registered()}
+    reactions._REACTIONS.clear()
+    yield
+    reactions._REACTIONS.clear()
+    reactions._REACTIONS.update(before)
 
 
 def test_reaction_runs_only_when_incidents_were_touched() -> None:

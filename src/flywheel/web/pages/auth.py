@@ -42,7 +42,10 @@ def safe_next(target: str) -> str:
     return target
 
 
-def _form(request: Request, *, status: int = 200, error: str = "", next_url: str = "/") -> Response:
+def form_page(
+    request: Request, *, status: int = 200, error: str = "", next_url: str = "/"
+) -> Response:
+    """The sign-in page, with an error when a sign-in was refused."""
     nonce, cookie = keys_of(request).sign_in_nonce()
     notice = NOTICES.get(request.query_params.get("notice", ""), "")
     response = render(
@@ -54,6 +57,7 @@ def _form(request: Request, *, status: int = 200, error: str = "", next_url: str
         nonce=nonce,
         next_url=safe_next(next_url),
         username=request.query_params.get("username", ""),
+        sso_label=settings_of(request).oidc_label if settings_of(request).oidc_issuer else "",
     )
     response.set_cookie(
         SIGN_IN_COOKIE,
@@ -70,7 +74,7 @@ def _form(request: Request, *, status: int = 200, error: str = "", next_url: str
 @router.get("/sign-in")
 def sign_in_page(request: Request, next: str = "/") -> Response:
     """The sign-in form."""
-    return _form(request, next_url=next)
+    return form_page(request, next_url=next)
 
 
 def _credentials(request: Request, username: str, password: str, token: str) -> Actor:
@@ -93,7 +97,7 @@ async def sign_in(request: Request) -> Response:
     cookie = request.cookies.get(SIGN_IN_COOKIE, "")
     if not keys_of(request).sign_in_nonce_matches(form_text(form, "nonce"), cookie):
         message = "the sign-in form expired or did not come from this console: try again"
-        return _form(request, status=403, error=message, next_url=next_url)
+        return form_page(request, status=403, error=message, next_url=next_url)
     token = form_text(form, "token")
     try:
         password = form.get("password")
@@ -101,8 +105,8 @@ async def sign_in(request: Request) -> Response:
         actor = await _check(request, form_text(form, "username"), secret, token)
     except Unauthenticated as exc:
         log.info("console sign-in refused: %s", exc.message)
-        return _form(request, status=401, error=exc.message, next_url=next_url)
-    key = await _start(request, actor, "token" if token else "password")
+        return form_page(request, status=401, error=exc.message, next_url=next_url)
+    key = await start_session(request, actor, "token" if token else "password")
     response = redirect(request, next_url)
     set_session_cookie(request, response, keys_of(request).session_cookie(key))
     response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
@@ -113,7 +117,7 @@ async def _check(request: Request, username: str, password: str, token: str) -> 
     return await run_in_threadpool(_credentials, request, username, password, token)
 
 
-async def _start(request: Request, actor: Actor, method: str) -> str:
+async def start_session(request: Request, actor: Actor, method: str) -> str:
     hours = settings_of(request).console_session_hours
 
     def start() -> str:

@@ -1,0 +1,1 @@
+"""Operating Flywheel itself: backups, restores and upgrades."""

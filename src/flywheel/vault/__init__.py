@@ -1,0 +1,1 @@
+"""Secrets kept by Flywheel: encrypted at rest, rotatable, never shown back."""
