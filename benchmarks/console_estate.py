@@ -29,9 +29,16 @@ from flywheel.db import Database
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.actions import BOUNCE
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
+from flywheel.incident import intake
+from flywheel.incident.cirules import DEFAULT_RULES, parse_rules
+from flywheel.incident.grouping import Policy
+from flywheel.incident.incoming import AlertStatus, normalise
+from flywheel.slo import service as slo_service
+from flywheel.slo.schemas import SloCreate
 
 SYSTEM = system_actor("seed")
 PASSWORD = "flywheel-demo-password"
+CI_RULES = parse_rules(DEFAULT_RULES)
 SERVICES = ("storefront", "cart", "checkout", "orders", "inventory", "billing", "marketing")
 CRITICALITY = {"storefront": 1, "cart": 1, "checkout": 1, "orders": 2, "inventory": 2}
 PARTNERS = ("payment-provider", "marketplace-a", "marketplace-b", "price-comparison")
@@ -54,6 +61,7 @@ class Scale:
     instances: int = 4
     changes: int = 600
     deployments: int = 150
+    incidents: int = 120  # over the last 90 days; the last few stay open
 
 
 def _cmdb(scale: Scale, state_dir: str) -> ImportBatch:
@@ -266,3 +274,70 @@ def seed(db: Database, scale: Scale, *, now: datetime) -> dict[str, int]:
             session.commit()
             deployed += 1
     return {"changes": len(opened), "deployments": deployed, "tenants": scale.tenants}
+
+
+def _alert(key: str, status: AlertStatus, n: int, now: datetime) -> list[object]:
+    labels = {"alertname": "HighErrorRate", "instance": key, "severity": "critical"}
+    return [
+        normalise(
+            status=status,
+            labels=labels,
+            annotations={"summary": f"errors on {key}"},
+            starts_at=now,
+            ends_at=now if status is AlertStatus.RESOLVED else None,
+            fingerprint=f"bench-{n}",
+            severity=None,
+            generator_url=None,
+            rules=CI_RULES,
+            now=now,
+        )
+    ]
+
+
+def _incidents(db: Database, scale: Scale, now: datetime) -> int:
+    """Alerts through the intake: incidents over 90 days, each resolved 20-90 min later.
+
+    The last three stay open and are opened now, after the seeded deployments: they have
+    suspects.
+    """
+    rng = random.Random(11)
+    targets = [f"{svc}-{part}" for svc in SERVICES for part in ("db", "web-1", "app")]
+    for n in range(scale.incidents):
+        at = now - timedelta(days=90) + timedelta(days=90) * n / scale.incidents
+        key = rng.choice(targets)
+        if n >= scale.incidents - 3:
+            at, key = datetime.now(UTC), ("checkout-db", "cart-web-1", "orders-app")[n % 3]
+        with db.session(write=True) as session:
+            firing = _alert(key, AlertStatus.FIRING, n, at)
+            intake.receive(
+                session, actor=SYSTEM, source="bench", alerts=firing, policy=Policy(), now=at
+            )
+            if n < scale.incidents - 3:
+                end = at + timedelta(minutes=rng.randint(20, 90))
+                resolved = _alert(key, AlertStatus.RESOLVED, n, end)
+                intake.receive(
+                    session, actor=SYSTEM, source="bench", alerts=resolved, policy=Policy(), now=end
+                )
+            session.commit()
+    return scale.incidents
+
+
+def _slos(db: Database) -> int:
+    """An availability SLO on bake traffic for every service, and on incidents for the critical."""
+    made = 0
+    with db.session(write=True) as session:
+        for svc in SERVICES:
+            specs = [{"name": "availability", "objective": 99.9, "source": "deployments"}]
+            if svc in CRITICALITY:
+                specs.append({"name": "uptime", "objective": 99.95, "source": "incidents"})
+            for spec in specs:
+                data = SloCreate.model_validate({"service": svc, **spec})
+                slo_service.create_slo(session, actor=SYSTEM, data=data)
+                made += 1
+        session.commit()
+    return made
+
+
+def seed_response(db: Database, scale: Scale, *, now: datetime) -> dict[str, int]:
+    """Incidents and SLOs on top of `seed`: what the incident and service-level pages show."""
+    return {"incidents": _incidents(db, scale, now), "slos": _slos(db)}

@@ -23,13 +23,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from console_estate import PASSWORD, Scale, seed
+from console_estate import PASSWORD, Scale, seed, seed_response
 from flywheel import migrate
 from flywheel.app import create_app
 from flywheel.change.models import ChangeRequest
 from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.deploy.models import Deployment
+from flywheel.incident.models import Incident
 from scratch import ServerUnavailable, postgres_database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -61,6 +62,9 @@ def pages(db: Database) -> dict[str, str]:
         run, deployed = session.execute(
             select(Deployment.id, Deployment.change_id).order_by(Deployment.id.desc()).limit(1)
         ).one()
+        open_incident = session.scalar(
+            select(Incident.id).where(Incident.state == "triggered").order_by(Incident.id.desc())
+        )
     return {
         "overview": "/",
         "changes": "/changes",
@@ -76,6 +80,14 @@ def pages(db: Database) -> dict[str, str]:
         "what_if": "/cmdb/what-if?keys=checkout-db",
         "audit": "/audit",
         "audit_verify_action": "/audit/verify?fragment=1",
+        "incidents": "/incidents",
+        "incidents_open_p1": "/incidents?state=open&priority=P1",
+        "incident_open": f"/incidents/{open_incident}",
+        "delivery_90d": "/delivery?days=90",
+        "delivery_service": "/delivery?days=30&service=checkout",
+        "service_levels": "/service-levels",
+        "tenant_report": "/service-levels/tenants?tenant=tenant-00001&months=6",
+        "tenant_report_csv": "/service-levels/tenants/tenant-00001/availability.csv",
     }
 
 
@@ -110,7 +122,9 @@ def run(url: str, backend: str, scale: Scale, repeat: int, home: Path) -> dict[s
     )
     db = Database(settings.resolved_database_url, settings)
     started = time.perf_counter()
-    made = seed(db, scale, now=utcnow())
+    now = utcnow()
+    made = seed(db, scale, now=now)
+    made.update(seed_response(db, scale, now=now))
     progress(f"{backend}: seeded {made} in {time.perf_counter() - started:.0f} s")
     with TestClient(create_app(settings, db)) as client:
         time.sleep(2)  # the lifespan warms the CMDB index in the background
@@ -131,8 +145,14 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=Scale.tenants)
     parser.add_argument("--changes", type=int, default=Scale.changes)
     parser.add_argument("--deployments", type=int, default=Scale.deployments)
+    parser.add_argument("--incidents", type=int, default=Scale.incidents)
     args = parser.parse_args()
-    scale = Scale(tenants=args.tenants, changes=args.changes, deployments=args.deployments)
+    scale = Scale(
+        tenants=args.tenants,
+        changes=args.changes,
+        deployments=args.deployments,
+        incidents=args.incidents,
+    )
     out: dict[str, Any] = {
         "benchmark": "web_pages",
         "python": platform.python_version(),

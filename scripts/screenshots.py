@@ -24,13 +24,15 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from console_estate import PASSWORD, Scale, seed  # noqa: E402
+from console_estate import PASSWORD, Scale, seed, seed_response  # noqa: E402
 from flywheel import migrate  # noqa: E402
 from flywheel.app import create_app  # noqa: E402
 from flywheel.change.models import ChangeRequest  # noqa: E402
 from flywheel.config import Settings  # noqa: E402
 from flywheel.db import Database, utcnow  # noqa: E402
 from flywheel.deploy.models import Deployment  # noqa: E402
+from flywheel.incident import causes  # noqa: E402
+from flywheel.incident.models import Incident  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -74,7 +76,7 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-LONG_LISTS = frozenset({"changes", "deployments", "audit"})  # shown as one screenful
+LONG_LISTS = frozenset({"changes", "deployments", "audit", "incidents"})  # shown as one screenful
 
 
 def shoot(page: Page, base: str, path: str, out: Path, name: str) -> None:
@@ -98,6 +100,8 @@ def targets(db: Database) -> dict[str, str]:
         failed = session.scalar(
             select(Deployment.id).where(Deployment.state == "rolled_back").limit(1)
         )
+        open_ids = session.scalars(select(Incident.id).where(Incident.state == "triggered"))
+        incident = max(open_ids, key=lambda i: len(causes.suspects_of(session, incident_id=i)))
     return {
         "overview": "/",
         "changes": "/changes",
@@ -107,6 +111,11 @@ def targets(db: Database) -> dict[str, str]:
         "deployment": f"/deployments/{failed}",
         "ci": "/cmdb/ci/checkout-app",
         "what-if": "/cmdb/what-if?keys=host-08+host-09",
+        "incidents": "/incidents",
+        "incident": f"/incidents/{incident}",
+        "delivery": "/delivery?days=30",
+        "service-levels": "/service-levels",
+        "tenant-report": "/service-levels/tenants?tenant=tenant-00001&months=3",
     }
 
 
@@ -122,7 +131,9 @@ def main() -> None:
             home=Path(tmp), database_url=url, work_database_url=f"sqlite:///{tmp}/w"
         )
         db = Database(settings.resolved_database_url, settings)
-        seed(db, Scale(tenants=300, changes=150, deployments=40), now=utcnow())
+        scale, now = Scale(tenants=300, changes=150, deployments=40, incidents=60), utcnow()
+        seed(db, scale, now=now)
+        seed_response(db, scale, now=now)
         server, base = _serve(settings, db)
         try:
             with sync_playwright() as play:

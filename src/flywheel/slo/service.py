@@ -295,3 +295,35 @@ def raise_alerts(
     for sink in REGISTRY.alert_sinks.values():
         sink(session, result)
     return result
+
+
+def budget_history(
+    session: Session, *, slo: ServiceLevelObjective, settings: Settings, moments: list[datetime]
+) -> list[float | None]:
+    """The availability objective's error budget left (a share) at each moment, in one read."""
+    periods = [
+        compliance_period(WindowKind(slo.window_kind), slo.window_days, at) for at in moments
+    ]
+    method = Method(slo.method)
+    spec = SliSpec(
+        slo.service, ObjectiveKind.AVAILABILITY, method, slo.slice_seconds, None, slo.prometheus
+    )
+    reading = reader_for(SourceKind(slo.source)).read(
+        session, spec, [p.elapsed for p in periods], ReadContext(settings)
+    )
+    left: list[float | None] = []
+    for period, counts in zip(periods, reading.counts, strict=True):
+        state = judge(
+            kind=ObjectiveKind.AVAILABILITY,
+            objective=slo.objective,
+            threshold_ms=None,
+            method=method,
+            slice_seconds=slo.slice_seconds,
+            period=period,
+            rules=[],
+            counts=[counts],
+            trailing=[],
+            note=reading.note,
+        )
+        left.append(None if state.budget is None else state.budget.remaining)
+    return left

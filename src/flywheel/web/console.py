@@ -11,18 +11,34 @@ from starlette.responses import FileResponse
 
 from flywheel.config import Settings
 from flywheel.web.errors import install_not_found
-from flywheel.web.pages import audit, auth, changes, cmdb, deployments, overview, sso
+from flywheel.web.pages import (
+    audit,
+    auth,
+    changes,
+    cmdb,
+    delivery,
+    deployments,
+    incidents,
+    overview,
+    service_levels,
+    sso,
+)
 from flywheel.web.sections import Console, Section
 from flywheel.web.security import Keys
 
 STATIC = Path(__file__).parent / "static"
 
-# Navigation order. Incidents, problems and delivery/SLO pages plug in here the same way.
+# Navigation order.
 SECTIONS: list[Section] = [
     overview.SECTION,
     changes.SECTION,
     deployments.SECTION,
+    incidents.SECTION,
+    # Problems and known errors plug in here: `problem.SECTION` from web/pages/problems.py,
+    # once the problem domain is merged (its board by state and category, RCA, routed fixes).
     cmdb.SECTION,
+    delivery.SECTION,
+    service_levels.SECTION,
     audit.SECTION,
 ]
 

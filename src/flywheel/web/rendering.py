@@ -96,6 +96,11 @@ def _finish(request: Request, response: Response) -> Response:
     return response
 
 
+def secured(request: Request, response: Response) -> Response:
+    """Any console response (an export, a download) with the console's security headers."""
+    return _finish(request, response)
+
+
 def page_context(request: Request, context: dict[str, Any]) -> dict[str, Any]:
     """What every page template gets: the viewer, the navigation, where we are."""
     viewer: Viewer | None = getattr(request.state, "viewer", None)

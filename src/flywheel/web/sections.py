@@ -18,6 +18,10 @@ from flywheel.auth.roles import Permission
 from flywheel.web.errors import ConsoleRoute
 from flywheel.web.security import Viewer
 
+# The overview puts the app's settings on its session under this key, for tiles and panels that
+# need them (service levels read SLIs from Prometheus).
+SETTINGS_KEY = "flywheel.settings"
+
 
 def console_router() -> APIRouter:
     """A router for console pages: its errors become pages, not JSON."""

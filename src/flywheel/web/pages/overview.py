@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from flywheel.http.deps import DbSession
 from flywheel.web.rendering import render
-from flywheel.web.sections import Console, Section, console_router
+from flywheel.web.sections import SETTINGS_KEY, Console, Section, console_router
 from flywheel.web.security import CurrentViewer
 
 router = console_router()
@@ -17,6 +17,7 @@ router = console_router()
 def overview(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     """Business services, changes awaiting the viewer, deployments, counts."""
     console: Console = request.app.state.console
+    session.info[SETTINGS_KEY] = request.app.state.settings
     return render(
         request,
         "overview.html",

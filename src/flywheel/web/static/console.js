@@ -1,4 +1,4 @@
-// Flywheel console: charts, live deployment updates, the audit chain box, confirmations.
+// Flywheel console: charts, live deployment and incident updates, the audit chain box, confirmations.
 (function () {
   "use strict";
 
@@ -38,6 +38,22 @@
     });
   }
 
+  function followIncident(section) {
+    var source = new EventSource(section.getAttribute("data-incident-live"));
+    var timeline = document.getElementById("incident-timeline");
+    var changed = document.getElementById("incident-changed");
+    var first = section.getAttribute("data-state");
+    source.addEventListener("timeline", function (e) { timeline.innerHTML = e.data; });
+    source.addEventListener("state", function (e) {
+      section.setAttribute("data-state", e.data);
+      if (e.data !== first && changed) changed.hidden = false;
+    });
+    source.addEventListener("done", function () {
+      source.close();
+      section.setAttribute("data-finished", "true");
+    });
+  }
+
   function fetchInto(el) {
     fetch(el.getAttribute("data-fetch"), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
@@ -53,6 +69,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts(document);
     document.querySelectorAll("[data-live]").forEach(follow);
+    document.querySelectorAll("[data-incident-live]").forEach(followIncident);
     document.querySelectorAll("[data-fetch]").forEach(fetchInto);
   });
 })();
