@@ -33,9 +33,12 @@ from flywheel.http.middleware import (
     RequestIdMiddleware,
     SqliteWriteGate,
 )
+from flywheel.incident import escalation_service, escalation_worker, reactions
 from flywheel.incident import gates as incident_gates
 from flywheel.incident.cause_views import router as cause_router
+from flywheel.incident.escalation_views import router as escalation_router
 from flywheel.incident.intake_views import router as alert_router
+from flywheel.incident.notify_ack_views import router as ack_router
 from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.views import router as incident_router
 from flywheel.release import service as release_service
@@ -60,6 +63,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     incident_router,
     cause_router,
     oncall_router,
+    escalation_router,
     slo_router,
     delivery_router,
 ]
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.db = db
     release_service.EXTRA_GATES["incidents"] = incident_gates.open_p1_gate
+    reactions.register("escalation", escalation_service.on_intake)
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         api.include_router(router)
     app.include_router(api)
     app.include_router(metrics_router)
+    app.include_router(ack_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     install_console(app, settings)
@@ -103,7 +109,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_indexes:
         threading.Thread(target=_warm_indexes, args=(app.state.db,), daemon=True).start()
     await run_in_threadpool(_resume_deployments, app.state.db, app.state.settings)
+    worker = None
+    if app.state.settings.notify_worker_interval_s > 0:
+        worker = escalation_worker.Worker(app.state.db, app.state.settings)
+        worker.start()
     yield
+    if worker is not None:
+        await run_in_threadpool(worker.stop)
     await run_in_threadpool(durable.shutdown)
 
 

@@ -9,8 +9,8 @@ from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
+from flywheel.incident import escalation_models, oncall_models
 from flywheel.incident import models as incident_models
-from flywheel.incident import oncall_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
@@ -24,6 +24,7 @@ __all__ = [
     "change_models",
     "cmdb_models",
     "deploy_models",
+    "escalation_models",
     "http_models",
     "incident_models",
     "metadata",
