@@ -16,6 +16,7 @@ from flywheel.cli import (
     delivery_commands,
     demo_commands,
     deploy_commands,
+    escalation_commands,
     incident_commands,
     oncall_commands,
     policy_commands,
@@ -49,6 +50,7 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
+app.add_typer(escalation_commands.app, name="escalation")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
