@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from flywheel.config import Settings
@@ -36,7 +36,7 @@ FOLLOWED_KINDS = ("priority.raised", "known_error")
 TRIGGERED, INCIDENT_ACKED, RESOLVED = "triggered", "acknowledged", "resolved"
 
 
-def _needs_work(now: datetime):  # type: ignore[no-untyped-def]
+def _needs_work(now: datetime) -> ColumnElement[bool]:
     followed = exists().where(
         IncidentEvent.incident_id == Escalation.incident_id,
         IncidentEvent.id > Escalation.last_event_id,
@@ -53,6 +53,10 @@ def _needs_work(now: datetime):  # type: ignore[no-untyped-def]
 
 def advance_escalations(db: Database, settings: Settings, *, now: datetime, limit: int = 50) -> int:
     """Claim and move on every escalation that needs it; how many were worked."""
+    pending = select(Escalation.id).join(Incident, Incident.id == Escalation.incident_id)
+    with db.session() as session:  # look first: an idle pass takes no write lock
+        if session.scalar(pending.where(_needs_work(now)).limit(1)) is None:
+            return 0
     query = (
         select(Escalation, Incident)
         .join(Incident, Incident.id == Escalation.incident_id)

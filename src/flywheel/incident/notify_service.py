@@ -173,6 +173,9 @@ def claim_due(db: Database, *, now: datetime, limit: int = 20) -> list[Claimed]:
         .with_for_update(skip_locked=True)
     )
     claimed: list[Claimed] = []
+    with db.session() as session:  # look first: an idle pass takes no write lock
+        if session.scalar(select(NotificationDelivery.id).where(due).limit(1)) is None:
+            return claimed
     with db.session(write=True) as session:
         for row in session.scalars(query):
             row.status, row.claimed_until = SENDING, now + LEASE
