@@ -119,7 +119,8 @@ def _follow_state(
         _notify_paged(
             session, settings, esc, incident, "resolved", text, f"res{incident.reopen_count}", now
         )
-        _note(session, incident, "escalation.stopped", "escalation stopped: resolved", now)
+        if esc.fired:
+            _note(session, incident, "escalation.stopped", "escalation stopped: resolved", now)
     elif incident.state == INCIDENT_ACKED and esc.state in (ACTIVE, EXHAUSTED):
         esc.state, esc.next_at = ACKNOWLEDGED, None
         summary = f"escalation stopped: acknowledged by {incident.acknowledged_by}"
@@ -150,8 +151,10 @@ def _follow_events(
         _notify_paged(session, settings, esc, incident, event.kind, text, f"ev{event.id}", now)
         if event.kind == "priority.raised" and incident.priority == 1 and esc.state == EXHAUSTED:
             _restart(session, esc, incident, now, "raised to P1 and still unacknowledged")
-    if events:
-        esc.last_event_id = events[-1].id
+    newest = session.scalar(
+        select(func.max(IncidentEvent.id)).where(IncidentEvent.incident_id == incident.id)
+    )
+    esc.last_event_id = max(esc.last_event_id, int(newest or 0))
 
 
 def _policy(session: Session, esc: Escalation, incident: Incident) -> EscalationPolicy | None:
@@ -200,12 +203,6 @@ def _fire(
         return
     if esc.fired == 0:
         esc.policy_key = policy.key
-        esc.last_event_id = int(
-            session.scalar(
-                select(func.max(IncidentEvent.id)).where(IncidentEvent.incident_id == incident.id)
-            )
-            or 0
-        )
     step = policy.steps[esc.step]
     recipients = _recipients(session, step["targets"], incident, now)
     event = "opened" if esc.fired == 0 else "escalated"
