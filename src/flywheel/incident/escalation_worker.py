@@ -33,6 +33,7 @@ from flywheel.incident.notify_service import NOTIFIER, Recipient
 log = logging.getLogger("flywheel.incident.escalation")
 
 FOLLOWED_KINDS = ("priority.raised", "known_error")
+CLAIM_SIZE, MAX_CLAIMS_PER_PASS = 10, 50
 TRIGGERED, INCIDENT_ACKED, RESOLVED = "triggered", "acknowledged", "resolved"
 
 
@@ -51,8 +52,11 @@ def _needs_work(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def advance_escalations(db: Database, settings: Settings, *, now: datetime, limit: int = 50) -> int:
-    """Claim and move on every escalation that needs it; how many were worked."""
+def advance_escalations(db: Database, settings: Settings, *, now: datetime, limit: int = 10) -> int:
+    """Claim and move on up to `limit` escalations that need it; how many were worked.
+
+    Few per transaction: on SQLite the pass holds the one write lock, which intake waits for.
+    """
     pending = select(Escalation.id).join(Incident, Incident.id == Escalation.incident_id)
     with db.session() as session:  # look first: an idle pass takes no write lock
         if session.scalar(pending.where(_needs_work(now)).limit(1)) is None:
@@ -250,8 +254,12 @@ def tick(
     db: Database, settings: Settings, notifiers: dict[str, Notifier], *, now: datetime | None = None
 ) -> int:
     """One pass: move escalations on, then send what is due; how much was done."""
-    moment = now or utcnow()
-    worked = advance_escalations(db, settings, now=moment)
+    moment, worked = now or utcnow(), 0
+    for _ in range(MAX_CLAIMS_PER_PASS):
+        claimed = advance_escalations(db, settings, now=moment, limit=CLAIM_SIZE)
+        worked += claimed
+        if claimed < CLAIM_SIZE:
+            break
     return worked + notify_service.deliver_due(db, settings, notifiers, now=now)
 
 

@@ -212,55 +212,64 @@ def _who(row: NotificationDelivery) -> str:
     return row.recipient if row.recipient_kind == "user" else f"#{row.recipient}"
 
 
-def record_outcome(
-    db: Database,
+def _apply_outcome(
+    session: Session,
     settings: Settings,
-    *,
-    delivery_id: int,
+    row: NotificationDelivery,
     error: DeliveryError | None,
     now: datetime,
-) -> str:
-    """Write what a send did (sent, retry later, or failed for good) and its timeline entry."""
+) -> None:
+    incident = service.get_incident(session, incident_id=row.incident_id)
+    row.claimed_until, row.updated_at = None, now
+    if error is None:
+        row.status, row.sent_at, row.next_attempt_at, row.last_error = SENT, now, None, None
+        kind = "notification.sent"
+        summary = f"notified {_who(row)} by {row.channel} ({row.event})"
+    elif error.retryable and row.attempts < settings.notify_max_attempts:
+        delay = escalation.retry_delay_s(
+            row.attempts, base_s=settings.notify_retry_base_s, cap_s=settings.notify_retry_cap_s
+        )
+        row.status, row.last_error = PENDING, str(error)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        kind = "notification.retry"
+        summary = (
+            f"delivery to {_who(row)} by {row.channel} failed ({error}),"
+            f" retry {row.attempts} in {delay:g} s"
+        )
+    else:
+        row.status, row.last_error, row.next_attempt_at = FAILED, str(error), None
+        kind = "notification.failed"
+        summary = (
+            f"delivery to {_who(row)} by {row.channel} failed"
+            f" after {row.attempts} attempt(s): {error}"
+        )
+    data = {"delivery_id": row.id, "channel": row.channel, "attempts": row.attempts}
+    service.add_event(
+        session, incident, kind=kind, actor=NOTIFIER, summary=summary, data=data, at=now
+    )
+
+
+def record_outcomes(
+    db: Database,
+    settings: Settings,
+    outcomes: list[tuple[int, DeliveryError | None]],
+    *,
+    now: datetime,
+) -> dict[int, str]:
+    """Write what sends did (sent, retry later, failed for good), one short transaction for all."""
+    errors = dict(outcomes)
+    query = (
+        select(NotificationDelivery)
+        .where(NotificationDelivery.id.in_(list(errors)), NotificationDelivery.status == SENDING)
+        .order_by(NotificationDelivery.id)
+        .with_for_update()
+    )
     with db.session(write=True) as session:
-        row = session.scalar(
-            select(NotificationDelivery)
-            .where(NotificationDelivery.id == delivery_id)
-            .with_for_update()
-        )
-        if row is None or row.status != SENDING:
-            return "gone"
-        incident = service.get_incident(session, incident_id=row.incident_id)
-        row.claimed_until, row.updated_at = None, now
-        if error is None:
-            row.status, row.sent_at, row.next_attempt_at, row.last_error = SENT, now, None, None
-            kind, summary = (
-                "notification.sent",
-                f"notified {_who(row)} by {row.channel} ({row.event})",
-            )
-        elif error.retryable and row.attempts < settings.notify_max_attempts:
-            delay = escalation.retry_delay_s(
-                row.attempts, base_s=settings.notify_retry_base_s, cap_s=settings.notify_retry_cap_s
-            )
-            row.status, row.last_error = PENDING, str(error)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            kind = "notification.retry"
-            summary = (
-                f"delivery to {_who(row)} by {row.channel} failed ({error}),"
-                f" retry {row.attempts} in {delay:g} s"
-            )
-        else:
-            row.status, row.last_error, row.next_attempt_at = FAILED, str(error), None
-            kind = "notification.failed"
-            summary = (
-                f"delivery to {_who(row)} by {row.channel} failed"
-                f" after {row.attempts} attempt(s): {error}"
-            )
-        data = {"delivery_id": row.id, "channel": row.channel, "attempts": row.attempts}
-        service.add_event(
-            session, incident, kind=kind, actor=NOTIFIER, summary=summary, data=data, at=now
-        )
+        rows = list(session.scalars(query))
+        for row in rows:
+            _apply_outcome(session, settings, row, errors[row.id], now)
         session.commit()
-        return row.status
+        return {row.id: row.status for row in rows}
 
 
 def deliver_due(
@@ -268,14 +277,12 @@ def deliver_due(
 ) -> int:
     """Send every due delivery once, a few at a time (one slow endpoint holds up no other)."""
     claimed = claim_due(db, now=now or utcnow())
-
-    def deliver(item: Claimed) -> None:
-        error = send(notifiers, item)
-        record_outcome(db, settings, delivery_id=item.id, error=error, now=now or utcnow())
-
-    if claimed:
-        with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="flywheel-send") as pool:
-            list(pool.map(deliver, claimed))
+    if not claimed:
+        return 0
+    with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="flywheel-send") as pool:
+        errors = list(pool.map(lambda item: send(notifiers, item), claimed))
+    outcomes = [(item.id, error) for item, error in zip(claimed, errors, strict=True)]
+    record_outcomes(db, settings, outcomes, now=now or utcnow())
     return len(claimed)
 
 
