@@ -80,8 +80,11 @@ def _alert(fingerprint: str, service: str) -> dict[str, Any]:
     }
 
 
-def _batch(number: int, opens: int) -> dict[str, Any]:
-    alerts = [_alert(f"b{number}-{i}", f"svc-{number}-{i % opens}") for i in range(100)]
+def _batch(number: int, opens: int, services: int) -> dict[str, Any]:
+    def service(i: int) -> str:
+        return f"svc-{i % services}" if services else f"svc-{number}-{i % opens}"
+
+    alerts = [_alert(f"b{number}-{i}", service(i)) for i in range(100)]
     return {"version": "4", "groupKey": f"g{number}", "status": "firing", "alerts": alerts}
 
 
@@ -102,7 +105,7 @@ def _setup(server: Server, hook: str | None) -> str:
 
 
 async def _storm(
-    server: Server, token: str, batches: int, clients: int, opens: int
+    server: Server, token: str, batches: int, clients: int, opens: int, services: int
 ) -> tuple[list[float], float]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for number in range(batches):
@@ -115,7 +118,7 @@ async def _storm(
             while not queue.empty():
                 number = queue.get_nowait()
                 began = time.perf_counter()
-                answer = await http.post(url, json=_batch(number, opens))
+                answer = await http.post(url, json=_batch(number, opens, services))
                 answer.raise_for_status()
                 latencies.append((time.perf_counter() - began) * 1000)
 
@@ -144,7 +147,7 @@ def run(backend: str, args: argparse.Namespace, paging: bool) -> dict[str, Any]:
     ):
         token = _setup(server, hook if paging else None)
         latencies, seconds = asyncio.run(
-            _storm(server, token, args.batches, args.clients, args.opens)
+            _storm(server, token, args.batches, args.clients, args.opens, args.services)
         )
         result: dict[str, Any] = {
             "alerts_per_s": round(args.batches * 100 / seconds),
@@ -169,6 +172,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--opens", type=int, default=5, help="new incidents per batch")
+    parser.add_argument(
+        "--services",
+        type=int,
+        default=0,
+        help="alerts spread over this many services (0: new ones)",
+    )
     parser.add_argument("--hang-s", type=float, default=3.0)
     parser.add_argument("--timeout-s", type=float, default=1.0)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -33,7 +35,8 @@ from flywheel.incident.notify_service import NOTIFIER, Recipient
 log = logging.getLogger("flywheel.incident.escalation")
 
 FOLLOWED_KINDS = ("priority.raised", "known_error")
-CLAIM_SIZE, MAX_CLAIMS_PER_PASS = 10, 50
+CLAIM_SIZE, MAX_CLAIMS_PER_PASS = 5, 100
+SQLITE_BREATHER_S = 0.15
 TRIGGERED, INCIDENT_ACKED, RESOLVED = "triggered", "acknowledged", "resolved"
 
 
@@ -250,42 +253,65 @@ def _fire(
     esc.next_at = now + timedelta(minutes=float(step.get("wait_minutes", 0)))
 
 
-def tick(
-    db: Database, settings: Settings, notifiers: dict[str, Notifier], *, now: datetime | None = None
-) -> int:
-    """One pass: move escalations on, then send what is due; how much was done."""
+def page(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
+    """Move on every escalation that needs it, a few per transaction; how many were worked."""
     moment, worked = now or utcnow(), 0
     for _ in range(MAX_CLAIMS_PER_PASS):
         claimed = advance_escalations(db, settings, now=moment, limit=CLAIM_SIZE)
         worked += claimed
         if claimed < CLAIM_SIZE:
             break
+        if db.dialect == "sqlite":  # let writers waiting in SQLite's busy handler in first
+            time.sleep(SQLITE_BREATHER_S)
+    return worked
+
+
+def tick(
+    db: Database, settings: Settings, notifiers: dict[str, Notifier], *, now: datetime | None = None
+) -> int:
+    """One pass: move escalations on, then send what is due; how much was done."""
+    worked = page(db, settings, now=now)
     return worked + notify_service.deliver_due(db, settings, notifiers, now=now)
 
 
 class Worker:
-    """A background thread running `tick` every interval until stopped."""
+    """Two background threads until stopped: one pages, one sends (a slow send delays no page)."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
         self.notifiers = notify_service.notifiers_for(settings)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="flywheel-notify", daemon=True)
+        self._threads = [
+            threading.Thread(
+                target=self._loop, args=(self._page,), name="flywheel-page", daemon=True
+            ),
+            threading.Thread(
+                target=self._loop, args=(self._send,), name="flywheel-send", daemon=True
+            ),
+        ]
 
     def start(self) -> None:
-        """Start paging in the background."""
-        self._thread.start()
+        """Start paging and sending in the background."""
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the pass in progress."""
+        """Stop after the passes in progress."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout_s)
 
-    def _run(self) -> None:
+    def _page(self) -> None:
+        page(self.db, self.settings)
+
+    def _send(self) -> None:
+        notify_service.deliver_due(self.db, self.settings, self.notifiers)
+
+    def _loop(self, work: Callable[[], None]) -> None:
         while not self._stop.is_set():
             try:
-                tick(self.db, self.settings, self.notifiers)
+                work()
             except Exception:  # a bad pass is logged; the next one tries again
-                log.warning("escalation pass failed", exc_info=True)
+                log.warning("notification pass failed", exc_info=True)
             self._stop.wait(self.settings.notify_worker_interval_s)
