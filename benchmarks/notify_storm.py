@@ -154,7 +154,7 @@ def run(backend: str, args: argparse.Namespace, paging: bool) -> dict[str, Any]:
             "p50_ms": percentile(latencies, 0.5),
             "p99_ms": percentile(latencies, 0.99),
             "max_ms": round(max(latencies), 1),
-            "incidents": args.batches * args.opens,
+            "incidents": args.services or args.batches * args.opens,
         }
         if paging:
             result |= _deliveries(server)

@@ -37,37 +37,42 @@ log = logging.getLogger("flywheel.incident.escalation")
 FOLLOWED_KINDS = ("priority.raised", "known_error")
 CLAIM_SIZE, MAX_CLAIMS_PER_PASS = 5, 100
 SQLITE_BREATHER_S = 0.15
+FOLLOW_EVERY_S = 5.0  # how often timelines are read for events to pass on
 TRIGGERED, INCIDENT_ACKED, RESOLVED = "triggered", "acknowledged", "resolved"
 
 
-def _needs_work(now: datetime) -> ColumnElement[bool]:
-    followed = exists().where(
-        IncidentEvent.incident_id == Escalation.incident_id,
-        IncidentEvent.id > Escalation.last_event_id,
-        IncidentEvent.kind.in_(FOLLOWED_KINDS),
-    )
-    return or_(
+def _needs_work(now: datetime, *, follow: bool) -> ColumnElement[bool]:
+    reasons = [
         and_(Escalation.state == ACTIVE, Escalation.next_at <= now),
         and_(Escalation.state.in_((ACTIVE, EXHAUSTED)), Incident.state != TRIGGERED),
         and_(Escalation.state == ACKNOWLEDGED, Incident.state != INCIDENT_ACKED),
         and_(Escalation.state == FINISHED, Incident.state == TRIGGERED),
-        and_(Escalation.state != FINISHED, followed),
-    )
+    ]
+    if follow:  # reads the timelines of open incidents: the costly part, done less often
+        followed = exists().where(
+            IncidentEvent.incident_id == Escalation.incident_id,
+            IncidentEvent.id > Escalation.last_event_id,
+            IncidentEvent.kind.in_(FOLLOWED_KINDS),
+        )
+        reasons.append(and_(Escalation.state != FINISHED, followed))
+    return or_(*reasons)
 
 
-def advance_escalations(db: Database, settings: Settings, *, now: datetime, limit: int = 10) -> int:
+def advance_escalations(
+    db: Database, settings: Settings, *, now: datetime, limit: int = 10, follow: bool = True
+) -> int:
     """Claim and move on up to `limit` escalations that need it; how many were worked.
 
     Few per transaction: on SQLite the pass holds the one write lock, which intake waits for.
     """
     pending = select(Escalation.id).join(Incident, Incident.id == Escalation.incident_id)
     with db.session() as session:  # look first: an idle pass takes no write lock
-        if session.scalar(pending.where(_needs_work(now)).limit(1)) is None:
+        if session.scalar(pending.where(_needs_work(now, follow=follow)).limit(1)) is None:
             return 0
     query = (
         select(Escalation, Incident)
         .join(Incident, Incident.id == Escalation.incident_id)
-        .where(_needs_work(now))
+        .where(_needs_work(now, follow=follow))
         .order_by(Escalation.next_at, Escalation.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Escalation)
@@ -253,11 +258,13 @@ def _fire(
     esc.next_at = now + timedelta(minutes=float(step.get("wait_minutes", 0)))
 
 
-def page(db: Database, settings: Settings, *, now: datetime | None = None) -> int:
+def page(
+    db: Database, settings: Settings, *, now: datetime | None = None, follow: bool = True
+) -> int:
     """Move on every escalation that needs it, a few per transaction; how many were worked."""
     moment, worked = now or utcnow(), 0
     for _ in range(MAX_CLAIMS_PER_PASS):
-        claimed = advance_escalations(db, settings, now=moment, limit=CLAIM_SIZE)
+        claimed = advance_escalations(db, settings, now=moment, limit=CLAIM_SIZE, follow=follow)
         worked += claimed
         if claimed < CLAIM_SIZE:
             break
@@ -281,6 +288,7 @@ class Worker:
         self.db, self.settings = db, settings
         self.notifiers = notify_service.notifiers_for(settings)
         self._stop = threading.Event()
+        self._followed_at = 0.0
         self._threads = [
             threading.Thread(
                 target=self._loop, args=(self._page,), name="flywheel-page", daemon=True
@@ -303,7 +311,10 @@ class Worker:
                 thread.join(timeout_s)
 
     def _page(self) -> None:
-        page(self.db, self.settings)
+        follow = time.monotonic() - self._followed_at >= FOLLOW_EVERY_S
+        page(self.db, self.settings, follow=follow)
+        if follow:
+            self._followed_at = time.monotonic()
 
     def _send(self) -> None:
         notify_service.deliver_due(self.db, self.settings, self.notifiers)
