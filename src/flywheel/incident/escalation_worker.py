@@ -135,8 +135,9 @@ def _follow_state(
             _note(session, incident, "escalation.stopped", "escalation stopped: resolved", now)
     elif incident.state == INCIDENT_ACKED and esc.state in (ACTIVE, EXHAUSTED):
         esc.state, esc.next_at = ACKNOWLEDGED, None
-        summary = f"escalation stopped: acknowledged by {incident.acknowledged_by}"
-        _note(session, incident, "escalation.stopped", summary, now)
+        if esc.fired:
+            summary = f"escalation stopped: acknowledged by {incident.acknowledged_by}"
+            _note(session, incident, "escalation.stopped", summary, now)
     elif incident.state == TRIGGERED and esc.state in (ACKNOWLEDGED, FINISHED):
         _restart(session, esc, incident, now, "reopened")
 
