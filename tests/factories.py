@@ -543,3 +543,26 @@ def free_port_url() -> str:
     from tests.support import free_port
 
     return f"http://127.0.0.1:{free_port()}/issues"
+
+
+def make_delivery(db: Database, incident_id: int, *, status: str = "failed") -> int:
+    """A notification delivery of an incident (failed by default, so it can be retried)."""
+    from flywheel.incident.escalation_models import NotificationDelivery
+
+    with db.session(write=True) as session:
+        row = NotificationDelivery(
+            incident_id=incident_id,
+            dedupe_key=f"tests:{next(_serial)}",
+            event="opened",
+            recipient="target",
+            recipient_kind="user",
+            channel="webhook",
+            address="http://127.0.0.1:9/hook",
+            message={},
+            status=status,
+            attempts=1,
+            last_error="HTTP 500",
+        )
+        session.add(row)
+        session.commit()
+        return row.id

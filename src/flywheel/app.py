@@ -36,12 +36,21 @@ from flywheel.http.middleware import (
 )
 from flywheel.http.ratelimit import Limit, RateLimitMiddleware
 from flywheel.http.telemetry import RequestMetrics, RequestMetricsMiddleware
-from flywheel.incident import autorollback, probe_runner, probe_service, slo_providers
+from flywheel.incident import (
+    autorollback,
+    escalation_service,
+    escalation_worker,
+    probe_runner,
+    probe_service,
+    slo_providers,
+)
 from flywheel.incident import gates as incident_gates
 from flywheel.incident import reactions as incident_reactions
 from flywheel.incident.autorollback_views import router as autorollback_router
 from flywheel.incident.cause_views import router as cause_router
+from flywheel.incident.escalation_views import router as escalation_router
 from flywheel.incident.intake_views import router as alert_router
+from flywheel.incident.notify_ack_views import router as ack_router
 from flywheel.incident.oncall_views import router as oncall_router
 from flywheel.incident.probe_views import router as probe_router
 from flywheel.incident.views import router as incident_router
@@ -77,6 +86,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     oncall_router,
     probe_router,
     autorollback_router,
+    escalation_router,
     slo_router,
     delivery_router,
     problem_router,
@@ -97,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.db = db
     release_service.EXTRA_GATES["incidents"] = incident_gates.open_p1_gate
+    incident_reactions.register("escalation", escalation_service.on_intake)
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     app.state.settings = settings
@@ -125,6 +136,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         api.include_router(router)
     app.include_router(api)
     app.include_router(metrics_router)
+    app.include_router(ack_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"])
     install_console(app, settings)
@@ -147,7 +159,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         quiet_period=timedelta(days=settings.problem_quiet_period_days),
     )
     problems.start()
+    paging = (
+        escalation_worker.Worker(app.state.db, settings)
+        if settings.notify_worker_interval_s > 0
+        else None
+    )
+    if paging is not None:
+        paging.start()
     yield
+    if paging is not None:
+        await run_in_threadpool(paging.stop)
     problems.stop()
     if probes is not None:
         await run_in_threadpool(probes.stop)

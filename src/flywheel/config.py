@@ -114,6 +114,23 @@ class Settings(BaseSettings):
         ge=0,
         description="How often backlog webhooks and fix verification run (0: off).",
     )
+    public_url: str = Field(
+        default="", description="The URL people reach Flywheel at (links in notifications)."
+    )
+    notify_worker_interval_s: float = Field(
+        default=2.0, ge=0, description="How often escalations and deliveries are worked; 0: off."
+    )
+    notify_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    notify_retry_base_s: float = Field(default=10.0, gt=0, description="First retry delay.")
+    notify_retry_cap_s: float = Field(default=900.0, gt=0)
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    ack_link_hours: int = Field(default=24, ge=1, le=24 * 14)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "flywheel@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
     console_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Console sign-in ends after this long idle."
     )

@@ -9,7 +9,12 @@ from flywheel.cmdb import models as cmdb_models
 from flywheel.db import Base
 from flywheel.deploy import models as deploy_models
 from flywheel.http import models as http_models
-from flywheel.incident import autorollback_models, oncall_models, probe_models
+from flywheel.incident import (
+    autorollback_models,
+    escalation_models,
+    oncall_models,
+    probe_models,
+)
 from flywheel.incident import models as incident_models
 from flywheel.problem import models as problem_models
 from flywheel.release import models as release_models
@@ -26,6 +31,7 @@ __all__ = [
     "change_models",
     "cmdb_models",
     "deploy_models",
+    "escalation_models",
     "http_models",
     "incident_models",
     "metadata",

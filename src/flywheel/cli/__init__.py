@@ -18,6 +18,7 @@ from flywheel.cli import (
     demo_commands,
     deploy_commands,
     doctor_commands,
+    escalation_commands,
     incident_commands,
     oncall_commands,
     policy_commands,
@@ -58,6 +59,7 @@ app.add_typer(risk_commands.app, name="risk")
 app.add_typer(incident_commands.app, name="incident")
 app.add_typer(oncall_commands.app, name="oncall")
 app.add_typer(probe_commands.app, name="probe")
+app.add_typer(escalation_commands.app, name="escalation")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 app.add_typer(secrets_commands.app, name="secrets")

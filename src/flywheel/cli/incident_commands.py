@@ -135,6 +135,31 @@ def show(
     console.print(timeline)
 
 
+@app.command("notifications")
+def notifications(
+    incident: str = typer.Argument(..., metavar="ID", help="42 or INC0000042."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+) -> None:
+    """Who was notified of an incident, how, and whether it got through."""
+    with connect(url, token) as client:
+        found = client.get("/notifications", incident=incident_id(incident), limit=500)
+    if as_json:
+        print(json.dumps(found["items"], indent=2))
+        return
+    if not found["items"]:
+        console.print("no notifications for this incident")
+        return
+    table = Table("id", "when", "event", "to", "by", "status", "tries", "next try", "error")
+    for d in reversed(found["items"]):
+        to = d["recipient"] if d["recipient_kind"] == "user" else f"#{d['recipient']}"
+        cells = (str(d["id"]), _when(d["created_at"]), d["event"], to, d["channel"], d["status"])
+        rest = (str(d["attempts"]), _when(d["next_attempt_at"]), d["last_error"] or "")
+        table.add_row(*map(escape, (*cells, *rest)))
+    console.print(table)
+
+
 def _act(client: ApiClient, incident: str, action: str, body: dict[str, Any]) -> Incident:
     """POST an action with the version just read (a concurrent change gives a clear 409)."""
     ident = incident_id(incident)

@@ -18,6 +18,7 @@ from tests.factories import (
     Person,
     am_alert,
     am_payload,
+    make_delivery,
     make_held_deployment,
     make_incident,
     make_person,
@@ -116,6 +117,27 @@ class World:
         made = self.client.post("/api/v1/cis", json=body, headers=self.admin.headers)
         assert made.status_code == 201, made.text
         return app
+
+    def policy(self) -> str:
+        """A fresh escalation policy made by the admin: its key (at version 1)."""
+        body = _policy()
+        made = self.client.post(
+            "/api/v1/escalation-policies", json=body, headers=self.admin.headers
+        )
+        assert made.status_code == 201, made.text
+        return str(body["key"])
+
+    def contact(self, owner: str) -> int:
+        """A fresh contact method of a user ('users/x') or team ('teams/x'): its id."""
+        body = {"channel": "email", "address": f"c{next(_serial)}@example.org"}
+        url = f"/api/v1/{owner}/contact-methods"
+        made = self.client.post(url, json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
+    def delivery(self) -> int:
+        """A failed notification delivery of a fresh incident: its id."""
+        return make_delivery(self.db, self.new_incident()[0])
 
     def schedule(self) -> str:
         """A fresh on-call schedule made by the admin: its key."""
@@ -636,6 +658,72 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
             },
         ),
     ),
+    ("POST", "/escalation-policies"): (
+        OPS,
+        lambda w: ("POST", "/escalation-policies", _policy()),
+    ),
+    ("GET", "/escalation-policies"): (EVERYONE, lambda w: ("GET", "/escalation-policies", None)),
+    ("GET", "/escalation-policies/{key}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/escalation-policies/{w.policy()}", None),
+    ),
+    ("PUT", "/escalation-policies/{key}"): (
+        OPS,
+        lambda w: (
+            "PUT",
+            f"/escalation-policies/{w.policy()}",
+            {**_policy(keyed=False), "version": 1},
+        ),
+    ),
+    ("DELETE", "/escalation-policies/{key}"): (
+        OPS,
+        lambda w: ("DELETE", f"/escalation-policies/{w.policy()}?version=1", None),
+    ),
+    ("GET", "/users/{username}/contact-methods"): (
+        EVERYONE,
+        lambda w: ("GET", "/users/target/contact-methods", None),
+    ),
+    ("POST", "/users/{username}/contact-methods"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/users/target/contact-methods",
+            {"channel": "email", "address": f"u{next(_serial)}@example.org"},
+        ),
+    ),
+    ("DELETE", "/users/{username}/contact-methods/{contact_id}"): (
+        OPS,
+        lambda w: ("DELETE", f"/users/target/contact-methods/{w.contact('users/target')}", None),
+    ),
+    ("GET", "/teams/{key}/contact-methods"): (
+        EVERYONE,
+        lambda w: ("GET", "/teams/core/contact-methods", None),
+    ),
+    ("POST", "/teams/{key}/contact-methods"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/teams/core/contact-methods",
+            {"channel": "slack", "address": f"https://hooks.example.org/{next(_serial)}"},
+        ),
+    ),
+    ("DELETE", "/teams/{key}/contact-methods/{contact_id}"): (
+        OPS,
+        lambda w: ("DELETE", f"/teams/core/contact-methods/{w.contact('teams/core')}", None),
+    ),
+    ("GET", "/notifications"): (EVERYONE, lambda w: ("GET", "/notifications", None)),
+    ("GET", "/notifications/{delivery_id}"): (
+        EVERYONE,
+        lambda w: ("GET", f"/notifications/{w.delivery()}", None),
+    ),
+    ("POST", "/notifications/{delivery_id}/retry"): (
+        RESPONDERS,
+        lambda w: ("POST", f"/notifications/{w.delivery()}/retry", None),
+    ),
+    ("GET", "/incidents/{incident_id}/escalation"): (
+        EVERYONE,
+        lambda w: ("GET", f"/incidents/{w.new_incident()[0]}/escalation", None),
+    ),
     ("GET", "/oncall/who"): (
         EVERYONE,
         lambda w: ("GET", f"/oncall/who?schedule={w.schedule()}", None),
@@ -806,6 +894,14 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         lambda w: ("GET", f"/incidents/{w.new_incident()[0]}/autorollback", None),
     ),
 }
+
+
+def _policy(*, keyed: bool = True) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "esc",
+        "steps": [{"targets": [{"kind": "user", "ref": "target"}], "wait_minutes": 5}],
+    }
+    return {"key": f"esc{next(_serial)}", **body} if keyed else body
 
 
 def _schedule() -> dict[str, object]:
