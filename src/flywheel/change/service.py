@@ -35,7 +35,7 @@ from flywheel.change.models import (
 )
 from flywheel.change.policy import OutcomeKind
 from flywheel.change.schemas import ChangeCreate
-from flywheel.change.steps import awaiting_state, get_change, move, walk
+from flywheel.change.steps import awaiting_state, get_change, move, steps_to
 from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
@@ -151,15 +151,9 @@ def open_change(
             change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
         )
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="change.create",
-        object_type="change",
-        object_id=change.number,
-        after=_summary(change),
-    )
-    _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
+    steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    audit.record_many(session, actor=actor, events=[created, *steps])
     return change, True
 
 
@@ -178,29 +172,29 @@ def _decide(
     *,
     actor: Actor,
     implemented_at: datetime | None,
-) -> None:
+) -> list[audit.EventSpec]:
+    """Apply the decision's state steps; their audit events, still to record."""
     _store_assessment(change, found)
     kind = found.decision.outcome
     reason = f"policy {found.policy_scope} v{found.policy_version}: {found.decision.summary}"
     change_type = ChangeType(change.type)
     if kind is OutcomeKind.REJECT:
-        walk(session, change, State.REJECTED, actor=actor, reason=reason)
-    elif kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
-        walk(session, change, State.SCHEDULED, actor=actor, reason=reason)
+        return steps_to(session, change, State.REJECTED, actor=actor, reason=reason)
+    if kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
+        events = steps_to(session, change, State.SCHEDULED, actor=actor, reason=reason)
         if change.receipt:
-            _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
-    else:
-        walk(session, change, awaiting_state(change_type), actor=actor, reason=reason)
+            events += _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
+        return events
+    return steps_to(session, change, awaiting_state(change_type), actor=actor, reason=reason)
 
 
 def _record_receipt(
     session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
-) -> None:
+) -> list[audit.EventSpec]:
     change.actual_start = change.actual_end = implemented_at or utcnow()
     change.close_code = CloseCode.SUCCESSFUL.value
-    walk(
-        session, change, State.CLOSED, actor=actor, reason="change receipt: recorded after the fact"
-    )
+    reason = "change receipt: recorded after the fact"
+    return steps_to(session, change, State.CLOSED, actor=actor, reason=reason)
 
 
 def cancel(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
