@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
 from flywheel.change import conflicts as conflict_rules
@@ -204,6 +204,52 @@ def _related_keys(deps: _CmdbDependencies, mine: frozenset[str]) -> set[str]:
     return related
 
 
+PER_KEY_QUERIES_UP_TO = 8
+
+
+def _candidates(
+    session: Session, change_id: int, related: set[str], span: window_rules.Interval
+) -> list[Row[Any]]:
+    """The newest MAX_CONFLICTS active changes on related CIs whose times can overlap span.
+
+    One query per related service key (few) and one for CIs touched: each walks the
+    index newest first and stops at the limit, instead of sorting every active change.
+    """
+    base = (
+        select(
+            ChangeRequest.id,
+            ChangeRequest.service,
+            ChangeRequest.planned_start,
+            ChangeRequest.planned_end,
+            ChangeRequest.created_at,
+        )
+        .where(
+            ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
+            ChangeRequest.id != change_id,
+            or_(
+                ChangeRequest.planned_start < span.end,
+                and_(
+                    ChangeRequest.planned_start.is_(None),
+                    ChangeRequest.created_at > span.start - DEFAULT_DURATION,
+                ),
+            ),
+            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span.start),
+        )
+        .order_by(ChangeRequest.id.desc())
+        .limit(MAX_CONFLICTS)
+    )
+    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
+    if len(related) <= PER_KEY_QUERIES_UP_TO:
+        by_service = [base.where(ChangeRequest.service == key) for key in sorted(related)]
+    else:
+        by_service = [base.where(ChangeRequest.service.in_(related))]
+    found: dict[int, Any] = {}
+    for query in [*by_service, base.where(ChangeRequest.id.in_(touching))]:
+        for row in session.execute(query):
+            found[int(row.id)] = row
+    return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]
+
+
 def find_conflicts(
     session: Session, change: ChangeRequest, deps: _CmdbDependencies | None = None
 ) -> list[conflict_rules.Conflict]:
@@ -218,32 +264,7 @@ def find_conflicts(
     deps = deps or _CmdbDependencies(session)
     related = _related_keys(deps, mine)
     span = interval_of(change, now)
-    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
-    query = (
-        select(
-            ChangeRequest.id,
-            ChangeRequest.service,
-            ChangeRequest.planned_start,
-            ChangeRequest.planned_end,
-            ChangeRequest.created_at,
-        )
-        .where(
-            ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
-            ChangeRequest.id != change.id,
-            or_(ChangeRequest.service.in_(related), ChangeRequest.id.in_(touching)),
-            or_(
-                ChangeRequest.planned_start < span.end,
-                and_(
-                    ChangeRequest.planned_start.is_(None),
-                    ChangeRequest.created_at > span.start - DEFAULT_DURATION,
-                ),
-            ),
-            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span.start),
-        )
-        .order_by(ChangeRequest.id.desc())
-        .limit(MAX_CONFLICTS)
-    )
-    rows = session.execute(query).all()
+    rows = _candidates(session, change.id, related, span)
     if not rows:
         return []
     keys: dict[int, set[str]] = {r.id: set() for r in rows}
