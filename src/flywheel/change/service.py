@@ -34,6 +34,7 @@ from flywheel.change.models import (
     ChangeTransition,
 )
 from flywheel.change.policy import OutcomeKind
+from flywheel.change.rescheduling import reschedule
 from flywheel.change.schemas import ChangeCreate
 from flywheel.change.steps import awaiting_state, get_change, move, steps_to
 from flywheel.cmdb import service as cmdb
@@ -269,6 +270,7 @@ __all__ = [
     "open_change",
     "override_freeze",
     "reject",
+    "reschedule",
     "start",
     "timeline",
     "verdicts_open_to",

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from flywheel.cli import (
     audit_commands,
     change_commands,
+    change_schedule_commands,
     cmdb_commands,
     db_commands,
     delivery_commands,
@@ -52,6 +53,7 @@ app.add_typer(oncall_commands.app, name="oncall")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
+__ = change_schedule_commands  # adds reschedule to `flywheel change`
 
 
 def main() -> None:
