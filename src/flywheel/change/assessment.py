@@ -7,7 +7,7 @@ import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,9 @@ from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.risk import service as risk_service
 from flywheel.risk.rules import ChangeFacts, RiskAssessment
+
+if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
+    from flywheel.cmdb.models import ConfigurationItem
 
 DEFAULT_SCOPE = "*"
 DEFAULT_DURATION = timedelta(hours=1)
@@ -347,10 +350,17 @@ def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> Chan
     )
 
 
-def assess(session: Session, change: ChangeRequest) -> Assessment:
-    """Score the change, check windows and conflicts, and let the policy decide."""
-    service = cmdb.get_ci(session, key=change.service)
-    touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
+def assess(
+    session: Session, change: ChangeRequest, *, touched: list[ConfigurationItem] | None = None
+) -> Assessment:
+    """Score the change, check windows and conflicts, and let the policy decide.
+
+    `touched`: the service's CI row first, then the other CIs, if the caller has them.
+    """
+    if touched is None:
+        touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
+        touched.sort(key=lambda c: c.key != change.service)
+    service = touched[0]
     deps = _CmdbDependencies(session)
     deps.sync()
     impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Subquery, func, select, union
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -41,6 +41,9 @@ from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
 from flywheel.sql_time import epoch
+
+if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
+    from flywheel.cmdb.models import ConfigurationItem
 
 SERVICE_TYPES = frozenset({"business_service", "application", "service_pool"})
 
@@ -87,12 +90,13 @@ def _summary(change: ChangeRequest) -> dict[str, Any]:
     }
 
 
-def _check_references(session: Session, data: ChangeCreate) -> None:
+def _check_references(session: Session, data: ChangeCreate) -> list[ConfigurationItem]:
+    """The service and CIs the change names (service first), or InvalidInput."""
     try:
-        service = cmdb.get_ci(session, key=data.service)
-        cmdb.get_cis(session, keys=data.cis)
+        touched = cmdb.get_cis(session, keys=[data.service, *data.cis])
     except NotFound as exc:
         raise InvalidInput(f"unknown service or CI: {exc.message}") from exc
+    service = next(c for c in touched if c.key == data.service)
     if service.type not in SERVICE_TYPES:
         raise InvalidInput(f"'{data.service}' is a {service.type}, not a service")
     if data.assigned_team:
@@ -100,6 +104,7 @@ def _check_references(session: Session, data: ChangeCreate) -> None:
             auth_service.get_team(session, key=data.assigned_team)
         except NotFound as exc:
             raise InvalidInput(f"unknown assigned_team '{data.assigned_team}'") from exc
+    return [service, *(c for c in touched if c.key != data.service)]
 
 
 def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
@@ -119,7 +124,7 @@ def open_change(
     existing = _existing(session, data)
     if existing is not None:
         return existing, False
-    _check_references(session, data)
+    touched = _check_references(session, data)
     change = ChangeRequest(
         type=data.type.value,
         state=State.NEW.value,
@@ -146,7 +151,7 @@ def open_change(
     session.flush()
     # Assess before the first audit event: on PostgreSQL that event locks the audit chain
     # head until commit, and every audited write in the system would wait for the assessment.
-    found = assess(session, change)
+    found = assess(session, change, touched=touched)
     session.add(
         ChangeTransition(
             change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
