@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,11 +36,11 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from scratch import postgres_database
+from servers import Server, running_server
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_P99_MS = 100.0
 TARGET_RATE = 300.0
-FLYWHEEL = [sys.executable, "-m", "flywheel"]
 METRICS = {"la": 12, "ld": 3, "nf": 2}
 
 
@@ -90,47 +89,6 @@ def scratch_database(backend: str, postgres_url: str) -> Iterator[str]:
         yield url
 
 
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A running `flywheel serve` and the admin token `flywheel init` printed."""
-
-    url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@contextmanager
-def running_server(database_url: str, home: Path, workers: int) -> Iterator[Server]:
-    """`flywheel init`, then `flywheel serve` on a free port until the block ends."""
-    env = {
-        **os.environ,
-        "FLYWHEEL_HOME": str(home),
-        "FLYWHEEL_DATABASE_URL": database_url,
-        "FLYWHEEL_LOG_LEVEL": "warning",
-    }
-    init = subprocess.run([*FLYWHEEL, "init"], env=env, capture_output=True, text=True, check=True)
-    token = init.stdout.strip().splitlines()[-1]
-    port = free_port()
-    command = [*FLYWHEEL, "serve", "--port", str(port), "--workers", str(workers)]
-    with (home / "serve.log").open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        server = Server(f"http://127.0.0.1:{port}", token, process, home / "serve.log")
-        try:
-            wait_ready(server)
-            yield server
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 def server_log_counts(log: Path) -> dict[str, int]:
     """How often the server logged an unexpected error or a busy/unavailable database."""
     text = log.read_text(errors="replace")
@@ -139,21 +97,6 @@ def server_log_counts(log: Path) -> dict[str, int]:
         "database_unavailable": text.count("database unavailable"),
         "database_is_locked": text.count("database is locked"),
     }
-
-
-def wait_ready(server: Server, seconds: float = 60) -> None:
-    """Block until /readyz answers 200."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError("flywheel serve exited during start-up")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("flywheel serve did not become ready")
 
 
 def seed(server: Server, services: int) -> tuple[list[str], str]:
@@ -280,6 +223,31 @@ def profile(pid: int, seconds: float, output: str) -> subprocess.Popen[bytes] | 
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     """Start a server on a scratch database of the backend, warm it up, measure."""
     with (
@@ -294,11 +262,21 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         out = f"{args.profile}-{backend}.txt" if args.profile else ""
         spy = profile(server.process.pid, args.seconds, out)
         began = time.monotonic()
+        cpu_before, busy_before = cpu_seconds(server.process.pid), machine_busy_seconds()
         tally, duration = asyncio.run(load(server.url, token, services, args, args.seconds))
+        server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        machine_cpu = machine_busy_seconds() - busy_before
         if spy is not None:
             spy.wait(timeout=60)
         logged = server_log_counts(server.log)
     result = summarize(tally, duration, began) | {"server_log": logged}
+    decided = max(1, result["decisions"])
+    result["cpu_ms_per_decision"] = {
+        "server": round(1000 * server_cpu / decided, 1),
+        "machine": round(1000 * machine_cpu / decided, 1),
+    }
+    result["server_cpu_share"] = round(server_cpu / duration, 2)
+    result["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
     progress(f"{backend}: {json.dumps(result)}")
     return result
 

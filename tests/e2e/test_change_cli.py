@@ -280,3 +280,32 @@ def test_a_concurrent_approve_and_reject_let_exactly_one_win(shop: Shop) -> None
             assert outcome in {("approve", "scheduled"), ("reject", "rejected")}
             outcomes.add(outcome)
     assert outcomes
+
+
+def test_reschedule_moves_a_change_and_refuses_bad_windows(shop: Shop) -> None:
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    opened = shop.run(
+        *("change", "open", "--service", "blog", "--version", "2.0", "--metrics", LOW),
+        *("--planned-start", start.isoformat(), "--json"),
+    )
+    change = _opened(opened)
+    later = start + timedelta(days=2)
+    moved = shop.run(
+        *("change", "reschedule", change["number"]),
+        *("--start", later.isoformat(), "--end", (later + timedelta(hours=2)).isoformat()),
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert f"{change['number']} rescheduled" in moved.stdout
+    with shop.api() as api:
+        now = api.get(f"/changes/{change['id']}").json()
+    assert datetime.fromisoformat(now["planned_start"]) == later
+    backwards = shop.run(
+        *("change", "reschedule", change["number"]),
+        *("--start", later.isoformat(), "--end", start.isoformat()),
+    )
+    _clean_failure(backwards, "--end must be after --start")
+    stale = shop.run(
+        *("change", "reschedule", change["number"], "--row-version", "1"),
+        *("--start", later.isoformat(), "--end", (later + timedelta(hours=1)).isoformat()),
+    )
+    _clean_failure(stale, "changed since you read it")

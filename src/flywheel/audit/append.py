@@ -9,6 +9,7 @@ them, so the ORM reads these rows like any other.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -65,15 +66,13 @@ def read_head(conn: Connection) -> tuple[int, str] | None:
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def write_event(conn: Connection, event: ChainRecord) -> None:
-    """Insert the event and move the head to it, in the connection's transaction."""
-    sql = _dialect(conn)
+def _row(event: ChainRecord, sql: _Dialect) -> tuple[Any, ...]:
     moment = event.occurred_at.astimezone(UTC)
     stored_time: Any = moment
     if sql is _SQLITE:
         # SQLAlchemy's SQLite DATETIME format, naive UTC (see flywheel.db.UTCDateTime).
         stored_time = moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    values = (
+    return (
         event.seq,
         stored_time,
         event.actor,
@@ -88,9 +87,25 @@ def write_event(conn: Connection, event: ChainRecord) -> None:
         event.prev_hash,
         event.hash,
     )
+
+
+def write_event(conn: Connection, event: ChainRecord) -> None:
+    """Insert the event and move the head to it, in the connection's transaction."""
+    write_events(conn, [event])
+
+
+def write_events(conn: Connection, events: Sequence[ChainRecord]) -> None:
+    """Insert consecutive events (oldest first) and move the head to the last one."""
+    if not events:
+        return
+    sql = _dialect(conn)
+    rows = [_row(e, sql) for e in events]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql.insert_event, values)
-        cursor.execute(sql.move_head, (event.seq, event.hash))
+        if len(rows) == 1:
+            cursor.execute(sql.insert_event, rows[0])
+        else:
+            cursor.executemany(sql.insert_event, rows)
+        cursor.execute(sql.move_head, (events[-1].seq, events[-1].hash))
     finally:
         cursor.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,18 @@ HEAD_ID = 1
 _VERIFY_BATCH = 5_000
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """One event to append: what happened to which object (the actor is the caller's)."""
+
+    action: str
+    object_type: str
+    object_id: str | int
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str | None = None
+
+
 def record(
     session: Session,
     *,
@@ -47,6 +59,16 @@ def record(
     of forking the chain; the lock is released when the caller commits. The
     caller's pending changes are flushed first, so the lock is held briefly.
     """
+    spec = EventSpec(action, object_type, object_id, before, after, reason)
+    return record_many(session, actor=actor, events=[spec])[0]
+
+
+def record_many(
+    session: Session, *, actor: Actor, events: Sequence[EventSpec]
+) -> list[ChainRecord]:
+    """Append several events in order with one head lock and one head move (see record)."""
+    if not events:
+        return []
     if session.new or session.dirty or session.deleted:
         session.flush()
     conn = session.connection()
@@ -54,23 +76,28 @@ def record(
     if head is None:
         raise RuntimeError("audit chain head is missing: run `flywheel db upgrade`")
     head_seq, head_hash = head
-    content = ChainRecord(
-        seq=head_seq + 1,
-        occurred_at=utcnow(),
-        actor=actor.name,
-        actor_user_id=actor.user_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=to_json_value(redacted(before)),
-        after=to_json_value(redacted(after)),
-        reason=reason,
-        request_id=current_request_id(),
-        prev_hash=head_hash,
-    )
-    event = replace(content, hash=digest(content))
-    append.write_event(conn, event)
-    return event
+    request_id = current_request_id()
+    chained: list[ChainRecord] = []
+    for spec in events:
+        content = ChainRecord(
+            seq=head_seq + 1,
+            occurred_at=utcnow(),
+            actor=actor.name,
+            actor_user_id=actor.user_id,
+            action=spec.action,
+            object_type=spec.object_type,
+            object_id=str(spec.object_id),
+            before=to_json_value(redacted(spec.before)),
+            after=to_json_value(redacted(spec.after)),
+            reason=spec.reason,
+            request_id=request_id,
+            prev_hash=head_hash,
+        )
+        event = replace(content, hash=digest(content))
+        chained.append(event)
+        head_seq, head_hash = event.seq, event.hash
+    append.write_events(conn, chained)
+    return chained
 
 
 @dataclass(frozen=True)

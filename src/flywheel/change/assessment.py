@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
 from flywheel.change import conflicts as conflict_rules
@@ -20,6 +22,9 @@ from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.risk import service as risk_service
 from flywheel.risk.rules import ChangeFacts, RiskAssessment
+
+if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
+    from flywheel.cmdb.models import ConfigurationItem
 
 DEFAULT_SCOPE = "*"
 DEFAULT_DURATION = timedelta(hours=1)
@@ -101,15 +106,14 @@ def _parsed(text: str) -> Policy:
 
 def active_policy(session: Session, *, service: str) -> tuple[Policy, str, int]:
     """The newest policy for the service, else the default one, else the built-in."""
-    for scope in (service, DEFAULT_SCOPE):
-        row = session.scalar(
-            select(ChangePolicy)
-            .where(ChangePolicy.scope == scope)
-            .order_by(ChangePolicy.version.desc())
-            .limit(1)
-        )
-        if row is not None:
-            return _parsed(row.text), scope, row.version
+    row = session.execute(
+        select(ChangePolicy.scope, ChangePolicy.version, ChangePolicy.text)
+        .where(ChangePolicy.scope.in_([service, DEFAULT_SCOPE]))
+        .order_by((ChangePolicy.scope == DEFAULT_SCOPE).asc(), ChangePolicy.version.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        return _parsed(row.text), row.scope, row.version
     return builtin_policy(), "builtin", 0
 
 
@@ -140,17 +144,18 @@ def to_window(row: ChangeWindow) -> window_rules.Window:
 
 
 def windows_in_scope(
-    session: Session, *, service: str, ci_keys: list[str]
+    session: Session, *, service: str, ci_keys: list[str], deps: _CmdbDependencies | None = None
 ) -> list[window_rules.Window]:
     """Active windows whose scope reaches a change on `service` touching `ci_keys`."""
     rows = session.scalars(select(ChangeWindow).where(ChangeWindow.active.is_(True)))
+    view = deps or _CmdbDependencies(session)  # syncs the index only if a scope needs it
 
     def covered(scope: window_rules.Scope) -> set[str]:
         if scope.key is None:
             return set()
         keys = {scope.key}
         if scope.include_dependents:
-            keys |= cmdb.dependents(session, key=scope.key)
+            keys |= view.dependents_of(scope.key)
         return keys
 
     touched = [service, *ci_keys]
@@ -160,16 +165,36 @@ def windows_in_scope(
 
 
 class _CmdbDependencies:
-    """Conflict detection's view of the CMDB."""
+    """Conflict detection's view of the CMDB, remembered for one assessment.
+
+    The graph index is caught up once, at the first lookup; every lookup after that reads
+    the in-memory index only.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._synced = False
+        self._up: dict[str, set[str]] = {}
+        self._down: dict[str, set[str]] = {}
+
+    def sync(self) -> None:
+        """Catch the CMDB graph index up with committed changes, once."""
+        if not self._synced:
+            cmdb.warm_index(self.session)
+            self._synced = True
 
     def depends_on(self, ci: str) -> set[str]:
-        return {d.key for d in cmdb.dependencies(self.session, key=ci).dependencies}
+        if ci not in self._up:
+            self.sync()
+            found = cmdb.dependencies(self.session, key=ci, sync=False).dependencies
+            self._up[ci] = {d.key for d in found}
+        return self._up[ci]
 
     def dependents_of(self, ci: str) -> set[str]:
-        return cmdb.dependents(self.session, key=ci)
+        if ci not in self._down:
+            self.sync()
+            self._down[ci] = cmdb.dependents(self.session, key=ci, sync=False)
+        return self._down[ci]
 
 
 MAX_CONFLICTS = 20
@@ -182,20 +207,18 @@ def _related_keys(deps: _CmdbDependencies, mine: frozenset[str]) -> set[str]:
     return related
 
 
-def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rules.Conflict]:
-    """Other active changes near in time on the same CIs, or on CIs related through the CMDB.
+PER_KEY_QUERIES_UP_TO = 8
 
-    Only candidates that can conflict are loaded (related CIs, overlapping times), newest
-    first and at most MAX_CONFLICTS, so the check does not grow with every open change. An
-    unplanned change occupies the hour after it was opened.
+
+def _candidates(
+    session: Session, change_id: int, related: set[str], span: window_rules.Interval
+) -> list[Row[Any]]:
+    """The newest MAX_CONFLICTS active changes on related CIs whose times can overlap span.
+
+    One query per related service key (few) and one for CIs touched: each walks the
+    index newest first and stops at the limit, instead of sorting every active change.
     """
-    now = utcnow()
-    mine = frozenset([change.service, *change.ci_keys])
-    deps = _CmdbDependencies(session)
-    related = _related_keys(deps, mine)
-    span = interval_of(change, now)
-    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
-    query = (
+    base = (
         select(
             ChangeRequest.id,
             ChangeRequest.service,
@@ -205,8 +228,7 @@ def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rul
         )
         .where(
             ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
-            ChangeRequest.id != change.id,
-            or_(ChangeRequest.service.in_(related), ChangeRequest.id.in_(touching)),
+            ChangeRequest.id != change_id,
             or_(
                 ChangeRequest.planned_start < span.end,
                 and_(
@@ -219,7 +241,33 @@ def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rul
         .order_by(ChangeRequest.id.desc())
         .limit(MAX_CONFLICTS)
     )
-    rows = session.execute(query).all()
+    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
+    if len(related) <= PER_KEY_QUERIES_UP_TO:
+        by_service = [base.where(ChangeRequest.service == key) for key in sorted(related)]
+    else:
+        by_service = [base.where(ChangeRequest.service.in_(related))]
+    found: dict[int, Any] = {}
+    for query in [*by_service, base.where(ChangeRequest.id.in_(touching))]:
+        for row in session.execute(query):
+            found[int(row.id)] = row
+    return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]
+
+
+def find_conflicts(
+    session: Session, change: ChangeRequest, deps: _CmdbDependencies | None = None
+) -> list[conflict_rules.Conflict]:
+    """Other active changes near in time on the same CIs, or on CIs related through the CMDB.
+
+    Only candidates that can conflict are loaded (related CIs, overlapping times), newest
+    first and at most MAX_CONFLICTS, so the check does not grow with every open change. An
+    unplanned change occupies the hour after it was opened.
+    """
+    now = utcnow()
+    mine = frozenset([change.service, *change.ci_keys])
+    deps = deps or _CmdbDependencies(session)
+    related = _related_keys(deps, mine)
+    span = interval_of(change, now)
+    rows = _candidates(session, change.id, related, span)
     if not rows:
         return []
     keys: dict[int, set[str]] = {r.id: set() for r in rows}
@@ -244,24 +292,47 @@ def find_conflicts(session: Session, change: ChangeRequest) -> list[conflict_rul
 
 
 RECENT_SCORES = 500
+SCORES_FRESH_FOR = 5.0  # seconds a full window of recent scores is reused
+_recent_scores: dict[tuple[str, str], tuple[float, int, list[float]]] = {}
 
 
-def top_percent(session: Session, score: float, model_version: str) -> float | None:
-    """The share (%) of the last changes scored by the same model that scored >= score."""
-    recent = list(
-        session.scalars(
-            select(ChangeRequest.risk_score)
-            .where(
-                ChangeRequest.risk_model_version == model_version,
-                ChangeRequest.risk_score.is_not(None),
-            )
-            .order_by(ChangeRequest.id.desc())
-            .limit(RECENT_SCORES)
+def _scores(session: Session, model_version: str, newest_id: int) -> list[float]:
+    """The last RECENT_SCORES scores of the model, ascending.
+
+    A full window is reused for a few seconds within this process (a handful of new
+    scores barely moves a distribution of 500); a partial one is read every time.
+    """
+    key = (str(session.get_bind().engine.url), model_version)
+    cached = _recent_scores.get(key)
+    now = time.monotonic()
+    if cached is not None:
+        read_at, read_up_to, scores = cached
+        if now - read_at < SCORES_FRESH_FOR and 0 < read_up_to <= newest_id:
+            return scores
+    query = (
+        select(ChangeRequest.id, ChangeRequest.risk_score)
+        .where(
+            ChangeRequest.risk_model_version == model_version,
+            ChangeRequest.risk_score.is_not(None),
         )
+        .order_by(ChangeRequest.id.desc())
+        .limit(RECENT_SCORES)
     )
+    rows = session.connection().execute(query).all()
+    scores = sorted(float(r.risk_score) for r in rows)
+    if len(scores) == RECENT_SCORES:
+        _recent_scores[key] = (now, int(rows[0].id), scores)
+    return scores
+
+
+def top_percent(
+    session: Session, score: float, model_version: str, newest_id: int = 0
+) -> float | None:
+    """The share (%) of the last changes scored by the same model that scored >= score."""
+    recent = _scores(session, model_version, newest_id)
     if len(recent) < 20:  # too few to speak of a distribution: rules on it do not hold
         return None
-    at_least = sum(1 for s in recent if s is not None and s >= score)
+    at_least = len(recent) - bisect.bisect_left(recent, score)
     return round(100 * at_least / len(recent), 2)
 
 
@@ -279,28 +350,38 @@ def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> Chan
     )
 
 
-def assess(session: Session, change: ChangeRequest) -> Assessment:
-    """Score the change, check windows and conflicts, and let the policy decide."""
-    service = cmdb.get_ci(session, key=change.service)
-    touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
-    tenants = cmdb.impact(session, keys=[change.service], top_tenants=0).tenants_affected
+def assess(
+    session: Session, change: ChangeRequest, *, touched: list[ConfigurationItem] | None = None
+) -> Assessment:
+    """Score the change, check windows and conflicts, and let the policy decide.
+
+    `touched`: the service's CI row first, then the other CIs, if the caller has them.
+    """
+    if touched is None:
+        touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
+        touched.sort(key=lambda c: c.key != change.service)
+    service = touched[0]
+    deps = _CmdbDependencies(session)
+    deps.sync()
+    impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)
+    tenants = impact.tenants_affected
     risk = risk_service.assess_change(session, facts=_facts(change, service.criticality, tenants))
     now = utcnow()
     span = interval_of(change, now)
     verdict = conflict_rules.window_verdict(
         span,
-        windows_in_scope(session, service=change.service, ci_keys=change.ci_keys),
+        windows_in_scope(session, service=change.service, ci_keys=change.ci_keys, deps=deps),
         requires_maintenance=bool(service.attributes.get(REQUIRES_MAINTENANCE)),
         not_before=now,
     )
-    found = find_conflicts(session, change)
+    found = find_conflicts(session, change, deps)
     policy, scope, version = active_policy(session, service=change.service)
     context = PolicyContext(
         change_type=change.type,
         service=change.service,
         planned_start=span.start,
         risk_score=risk.score,
-        risk_top_percent=top_percent(session, risk.score, risk.model_version),
+        risk_top_percent=top_percent(session, risk.score, risk.model_version, change.id or 0),
         risk_level=risk.level,
         service_criticality=service.criticality,
         ci_types=frozenset(c.type for c in touched),

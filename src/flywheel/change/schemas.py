@@ -86,6 +86,28 @@ class Override(RequestModel):
     reason: str = Field(min_length=10, max_length=5000)
 
 
+class Reschedule(RequestModel):
+    """A new planned window for a change that has not started."""
+
+    planned_start: datetime
+    planned_end: datetime
+    row_version: int | None = Field(
+        default=None, ge=1, description="The version you read; 409 if the change moved on"
+    )
+    break_glass_reason: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=5000,
+        description="Move an approved change into a blackout window anyway (allowed roles only)",
+    )
+
+    @model_validator(mode="after")
+    def _check_times(self) -> Reschedule:
+        if self.planned_end <= self.planned_start:
+            raise ValueError("planned_end must be after planned_start")
+        return self
+
+
 class CommitOut(ResponseModel):
     """A commit of a change."""
 

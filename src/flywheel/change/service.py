@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, String, Subquery, cast, func, or_, select, union
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -34,12 +34,16 @@ from flywheel.change.models import (
     ChangeTransition,
 )
 from flywheel.change.policy import OutcomeKind
+from flywheel.change.rescheduling import reschedule
 from flywheel.change.schemas import ChangeCreate
-from flywheel.change.steps import awaiting_state, get_change, move, walk
+from flywheel.change.steps import awaiting_state, get_change, move, steps_to
 from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
 from flywheel.sql_time import epoch
+
+if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
+    from flywheel.cmdb.models import ConfigurationItem
 
 SERVICE_TYPES = frozenset({"business_service", "application", "service_pool"})
 
@@ -86,12 +90,13 @@ def _summary(change: ChangeRequest) -> dict[str, Any]:
     }
 
 
-def _check_references(session: Session, data: ChangeCreate) -> None:
+def _check_references(session: Session, data: ChangeCreate) -> list[ConfigurationItem]:
+    """The service and CIs the change names (service first), or InvalidInput."""
     try:
-        service = cmdb.get_ci(session, key=data.service)
-        cmdb.get_cis(session, keys=data.cis)
+        touched = cmdb.get_cis(session, keys=[data.service, *data.cis])
     except NotFound as exc:
         raise InvalidInput(f"unknown service or CI: {exc.message}") from exc
+    service = next(c for c in touched if c.key == data.service)
     if service.type not in SERVICE_TYPES:
         raise InvalidInput(f"'{data.service}' is a {service.type}, not a service")
     if data.assigned_team:
@@ -99,6 +104,7 @@ def _check_references(session: Session, data: ChangeCreate) -> None:
             auth_service.get_team(session, key=data.assigned_team)
         except NotFound as exc:
             raise InvalidInput(f"unknown assigned_team '{data.assigned_team}'") from exc
+    return [service, *(c for c in touched if c.key != data.service)]
 
 
 def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
@@ -118,7 +124,7 @@ def open_change(
     existing = _existing(session, data)
     if existing is not None:
         return existing, False
-    _check_references(session, data)
+    touched = _check_references(session, data)
     change = ChangeRequest(
         type=data.type.value,
         state=State.NEW.value,
@@ -145,21 +151,15 @@ def open_change(
     session.flush()
     # Assess before the first audit event: on PostgreSQL that event locks the audit chain
     # head until commit, and every audited write in the system would wait for the assessment.
-    found = assess(session, change)
+    found = assess(session, change, touched=touched)
     session.add(
         ChangeTransition(
             change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
         )
     )
-    audit.record(
-        session,
-        actor=actor,
-        action="change.create",
-        object_type="change",
-        object_id=change.number,
-        after=_summary(change),
-    )
-    _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
+    steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    audit.record_many(session, actor=actor, events=[created, *steps])
     return change, True
 
 
@@ -178,29 +178,29 @@ def _decide(
     *,
     actor: Actor,
     implemented_at: datetime | None,
-) -> None:
+) -> list[audit.EventSpec]:
+    """Apply the decision's state steps; their audit events, still to record."""
     _store_assessment(change, found)
     kind = found.decision.outcome
     reason = f"policy {found.policy_scope} v{found.policy_version}: {found.decision.summary}"
     change_type = ChangeType(change.type)
     if kind is OutcomeKind.REJECT:
-        walk(session, change, State.REJECTED, actor=actor, reason=reason)
-    elif kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
-        walk(session, change, State.SCHEDULED, actor=actor, reason=reason)
+        return steps_to(session, change, State.REJECTED, actor=actor, reason=reason)
+    if kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
+        events = steps_to(session, change, State.SCHEDULED, actor=actor, reason=reason)
         if change.receipt:
-            _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
-    else:
-        walk(session, change, awaiting_state(change_type), actor=actor, reason=reason)
+            events += _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
+        return events
+    return steps_to(session, change, awaiting_state(change_type), actor=actor, reason=reason)
 
 
 def _record_receipt(
     session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
-) -> None:
+) -> list[audit.EventSpec]:
     change.actual_start = change.actual_end = implemented_at or utcnow()
     change.close_code = CloseCode.SUCCESSFUL.value
-    walk(
-        session, change, State.CLOSED, actor=actor, reason="change receipt: recorded after the fact"
-    )
+    reason = "change receipt: recorded after the fact"
+    return steps_to(session, change, State.CLOSED, actor=actor, reason=reason)
 
 
 def cancel(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
@@ -275,6 +275,7 @@ __all__ = [
     "open_change",
     "override_freeze",
     "reject",
+    "reschedule",
     "start",
     "timeline",
     "verdicts_open_to",

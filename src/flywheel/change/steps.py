@@ -22,42 +22,59 @@ def get_change(session: Session, *, change_id: int, lock: bool = False) -> Chang
     return change
 
 
+def steps_to(
+    session: Session, change: ChangeRequest, target: State, *, actor: Actor, reason: str
+) -> list[audit.EventSpec]:
+    """Take every legal step to target at once; the audit events still to record, in order.
+
+    The change row is written once and the timeline entries in one multi-row insert at
+    the next flush; the caller records the events (audit.record_many) in the same
+    transaction.
+    """
+    path = path_to(ChangeType(change.type), State(change.state), target)
+    events: list[audit.EventSpec] = []
+    before = change.state
+    for step in path:
+        session.add(
+            ChangeTransition(
+                change_id=change.id,
+                from_state=before,
+                to_state=step.value,
+                actor=actor.name,
+                reason=reason,
+            )
+        )
+        events.append(
+            audit.EventSpec(
+                action=f"change.{step.value}",
+                object_type="change",
+                object_id=change.number,
+                before={"state": before},
+                after={"state": step.value},
+                reason=reason,
+            )
+        )
+        before = step.value
+    if path:
+        change.state = target.value
+        change.updated_at = utcnow()
+    return events
+
+
 def move(
     session: Session, change: ChangeRequest, target: State, *, actor: Actor, reason: str
 ) -> None:
     """One legal lifecycle step, with its timeline entry and audit event."""
     check_transition(ChangeType(change.type), State(change.state), target)
-    before = change.state
-    change.state = target.value
-    change.updated_at = utcnow()
-    session.add(
-        ChangeTransition(
-            change_id=change.id,
-            from_state=before,
-            to_state=target.value,
-            actor=actor.name,
-            reason=reason,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action=f"change.{target.value}",
-        object_type="change",
-        object_id=change.number,
-        before={"state": before},
-        after={"state": target.value},
-        reason=reason,
-    )
+    walk(session, change, target, actor=actor, reason=reason)
 
 
 def walk(
     session: Session, change: ChangeRequest, target: State, *, actor: Actor, reason: str
 ) -> None:
     """Every legal step from the change's state to target, each one recorded."""
-    for step in path_to(ChangeType(change.type), State(change.state), target):
-        move(session, change, step, actor=actor, reason=reason)
+    events = steps_to(session, change, target, actor=actor, reason=reason)
+    audit.record_many(session, actor=actor, events=events)
 
 
 def awaiting_state(change_type: ChangeType) -> State:

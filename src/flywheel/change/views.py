@@ -20,6 +20,7 @@ from flywheel.change.schemas import (
     PolicyApply,
     PolicyOut,
     Rejection,
+    Reschedule,
     TransitionOut,
     Verdict,
     WindowCreate,
@@ -143,6 +144,26 @@ def complete_change(
 def close_change(change_id: int, data: Verdict, session: DbSession, actor: Approver) -> ChangeOut:
     """Close a change after its post-implementation review."""
     change = service.close(session, actor=actor, change_id=change_id, notes=data.comment)
+    session.commit()
+    return ChangeOut.model_validate(change)
+
+
+@router.post("/changes/{change_id}/reschedule", response_model=ChangeOut)
+def reschedule_change(
+    change_id: int, data: Reschedule, session: DbSession, actor: Opener
+) -> ChangeOut:
+    """Move a change that has not started to a new window (conflicts and windows re-checked)."""
+    start, end = as_utc(data.planned_start), as_utc(data.planned_end)
+    assert start is not None and end is not None
+    change = service.reschedule(
+        session,
+        actor=actor,
+        change_id=change_id,
+        planned_start=start,
+        planned_end=end,
+        expected_version=data.row_version,
+        break_glass_reason=data.break_glass_reason,
+    )
     session.commit()
     return ChangeOut.model_validate(change)
 

@@ -12,6 +12,7 @@ from flywheel.cli import (
     audit_commands,
     backup_commands,
     change_commands,
+    change_schedule_commands,
     cmdb_commands,
     db_commands,
     delivery_commands,
@@ -66,6 +67,7 @@ app.add_typer(secrets_commands.app, name="secrets")
 app.add_typer(problem_commands.app, name="problem")
 app.add_typer(problem_commands.known_error_app, name="known-error")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`
+__ = change_schedule_commands  # adds reschedule to `flywheel change`
 
 
 def main() -> None:

@@ -203,11 +203,14 @@ def _ids(graph: CmdbGraph, keys: list[str]) -> list[int]:
     return ids
 
 
-def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> ImpactOut:
+def impact(
+    session: Session, *, keys: list[str], top_tenants: int = 10, sync: bool = True
+) -> ImpactOut:
     """What fails, and for whom, if all the given CIs fail."""
     idx = index_for(session)
     with idx.lock:
-        idx.sync(session)
+        if sync:  # False: the caller synced the index earlier in this transaction
+            idx.sync(session)
         result = idx.graph.impact(
             _ids(idx.graph, keys), top_tenants=top_tenants, list_impaired=MAX_IMPAIRED_LISTED
         )
@@ -262,11 +265,14 @@ def _names(session: Session, ids: list[int]) -> dict[int, str]:
     return dict(session.execute(query).all())
 
 
-def dependencies(session: Session, *, key: str, max_depth: int | None = None) -> DependenciesOut:
+def dependencies(
+    session: Session, *, key: str, max_depth: int | None = None, sync: bool = True
+) -> DependenciesOut:
     """What a CI needs, walking relationships from source to target."""
     idx = index_for(session)
     with idx.lock:
-        idx.sync(session)
+        if sync:  # False: the caller synced the index earlier in this transaction
+            idx.sync(session)
         (ci_id,) = _ids(idx.graph, [key])
         result = idx.graph.dependencies(ci_id, max_depth=max_depth)
     return DependenciesOut(
@@ -278,11 +284,12 @@ def dependencies(session: Session, *, key: str, max_depth: int | None = None) ->
     )
 
 
-def dependents(session: Session, *, key: str) -> set[str]:
+def dependents(session: Session, *, key: str, sync: bool = True) -> set[str]:
     """Keys of every non-tenant CI that needs this one, directly or not."""
     idx = index_for(session)
     with idx.lock:
-        idx.sync(session)
+        if sync:  # False: the caller synced the index earlier in this transaction
+            idx.sync(session)
         (ci_id,) = _ids(idx.graph, [key])
         result = idx.graph.impact([ci_id], top_tenants=0)
     return {c.key for c in result.impaired} | {s.key for s in result.business_services}

@@ -299,16 +299,21 @@ def history(
     return list(session.scalars(query.order_by(CmdbChange.id.desc()).limit(limit)))
 
 
-def impact(session: Session, *, keys: list[str], top_tenants: int = 10) -> index.ImpactReport:
-    """If these CIs fail together: the services down or degraded, tenants hit, and why."""
-    return index.impact(session, keys=keys, top_tenants=top_tenants)
+def impact(
+    session: Session, *, keys: list[str], top_tenants: int = 10, sync: bool = True
+) -> index.ImpactReport:
+    """If these CIs fail together: the services down or degraded, tenants hit, and why.
+
+    sync=False skips catching the graph index up (the caller did, via warm_index).
+    """
+    return index.impact(session, keys=keys, top_tenants=top_tenants, sync=sync)
 
 
 def dependencies(
-    session: Session, *, key: str, max_depth: int | None = None
+    session: Session, *, key: str, max_depth: int | None = None, sync: bool = True
 ) -> index.DependencyReport:
     """What a CI needs, directly and transitively."""
-    return index.dependencies(session, key=key, max_depth=max_depth)
+    return index.dependencies(session, key=key, max_depth=max_depth, sync=sync)
 
 
 def pool_members(session: Session, *, pool_key: str) -> list[ConfigurationItem]:
@@ -331,9 +336,9 @@ def warm_index(session: Session) -> int:
         return len(idx.graph)
 
 
-def dependents(session: Session, *, key: str) -> set[str]:
+def dependents(session: Session, *, key: str, sync: bool = True) -> set[str]:
     """Keys of every CI that needs this one, directly or transitively (tenants aside)."""
-    return index.dependents(session, key=key)
+    return index.dependents(session, key=key, sync=sync)
 
 
 def get_cis(session: Session, *, keys: list[str]) -> list[ConfigurationItem]:

@@ -5,18 +5,22 @@ claims it; a retry with the same key and body gets the stored response (with
 `Idempotent-Replayed: true`); the same key with a different body is a 422; a
 retry while the first is still running is a 409. Failed requests (4xx/5xx)
 release the key so the client can fix the request and try again. A claim left
-by a crashed process expires after CLAIM_TIMEOUT.
+by a crashed process expires after CLAIM_TIMEOUT. A claim is one INSERT … ON
+CONFLICT DO NOTHING; keys older than KEEP_FOR are purged every PURGE_EVERY.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flywheel.db import Database, utcnow
@@ -40,6 +44,33 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+PURGE_EVERY = timedelta(minutes=5)
+_last_purge: dict[str, datetime] = {}
+
+
+def _insert_claim(session: Session, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: whether this request now holds the key."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(IdempotencyKey).values(**values).on_conflict_do_nothing()
+    inserted = session.execute(statement.returning(IdempotencyKey.key)).first()
+    return inserted is not None
+
+
+def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
+    """Delete keys older than KEEP_FOR, at most once per PURGE_EVERY per process (or now)."""
+    last = _last_purge.get(db.url)
+    if not force and last is not None and now - last < PURGE_EVERY:
+        return 0
+    _last_purge[db.url] = now
+    with db.session(write=True) as session:
+        gone = session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEEP_FOR)
+        )
+        session.commit()
+    return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 class IdempotencyMiddleware:
@@ -110,28 +141,28 @@ class _Claim:
 
     def _claim_or_find(self) -> IdempotencyKey | None:
         now = utcnow()
+        purge_expired(self.db, now=now)
+        ident = (self.fields["scope"], self.fields["key"])
         with self.db.session(write=True) as session:
-            session.execute(
-                delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEEP_FOR)
-            )
-            row = session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
-            abandoned = (
-                row is not None
-                and row.response_status is None
-                and row.created_at < now - CLAIM_TIMEOUT
-            )
-            if row is not None and not abandoned:
+            if _insert_claim(session, {**self.fields, "created_at": now}):
+                session.commit()
+                return None
+            row = session.get(IdempotencyKey, ident)
+            if row is None:  # released between our insert and read: claim it now
+                session.add(IdempotencyKey(**self.fields, created_at=now))
+            elif row.response_status is None and row.created_at < now - CLAIM_TIMEOUT:
+                # Abandoned by a crashed process: take the claim over.
+                row.created_at = now
+                for name, value in self.fields.items():
+                    setattr(row, name, value)
+            else:
                 session.commit()
                 return row
-            if row is not None:
-                session.delete(row)
-                session.flush()
-            session.add(IdempotencyKey(**self.fields, created_at=now))
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                return session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
+                return session.get(IdempotencyKey, ident)
         return None
 
     async def _answer_existing(
@@ -158,17 +189,24 @@ class _Claim:
             await send({"type": "http.response.body", "body": row.response_body or b""})
 
     def _settle(self, captured: dict[str, Any]) -> None:
-        ident = (self.fields["scope"], self.fields["key"])
+        mine = (IdempotencyKey.scope == self.fields["scope"]) & (
+            IdempotencyKey.key == self.fields["key"]
+        )
+        if 200 <= captured["status"] < 300:
+            content_type = captured["type"].decode("latin-1") if captured["type"] else None
+            statement: Any = (
+                update(IdempotencyKey)
+                .where(mine)
+                .values(
+                    response_status=captured["status"],
+                    response_type=content_type,
+                    response_body=b"".join(captured["body"]),
+                )
+            )
+        else:
+            statement = delete(IdempotencyKey).where(mine)
         with self.db.session(write=True) as session:
-            row = session.get(IdempotencyKey, ident)
-            if row is None:
-                return
-            if 200 <= captured["status"] < 300:
-                row.response_status = captured["status"]
-                row.response_type = captured["type"].decode("latin-1") if captured["type"] else None
-                row.response_body = b"".join(captured["body"])
-            else:
-                session.delete(row)
+            session.execute(statement)
             session.commit()
 
 

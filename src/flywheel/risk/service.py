@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel.risk.features import ALIASES, METRICS
+from flywheel.risk.models import RiskModel
 from flywheel.risk.registry import active_model, list_models, promote, train_and_store
 from flywheel.risk.rules import ChangeFacts, RiskAssessment, score_change
 
@@ -24,9 +27,22 @@ __all__ = [
 KAMEI_METRICS = frozenset(METRICS) | frozenset(ALIASES)
 
 
+_models_by_version: dict[str, Any] = {}
+
+
+def _model_in_service(session: Session) -> Any | None:
+    """The active model, its blob read and unpickled only the first time a version is seen."""
+    version = session.scalar(select(RiskModel.version).where(RiskModel.status == "active"))
+    if version is None:
+        return None
+    if version not in _models_by_version:
+        _models_by_version[version] = active_model(session)
+    return _models_by_version[version]
+
+
 def score_metrics(session: Session, *, metrics: Mapping[str, float]) -> RiskAssessment | None:
     """The active model's score for a change's code metrics, or None without a model."""
-    model = active_model(session)
+    model = _model_in_service(session)
     if model is None or not KAMEI_METRICS.intersection(metrics):
         return None
     assessment: RiskAssessment = model.score(dict(metrics)).as_assessment()

@@ -467,6 +467,14 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
         WORKERS,
         lambda w: ("POST", f"/changes/{_scheduled(w)}/cancel", {"reason": "no longer needed"}),
     ),
+    ("POST", "/changes/{change_id}/reschedule"): (
+        WORKERS,
+        lambda w: (
+            "POST",
+            f"/changes/{_scheduled(w)}/reschedule",
+            {"planned_start": "2099-01-01T10:00:00Z", "planned_end": "2099-01-01T11:00:00Z"},
+        ),
+    ),
     ("POST", "/changes/{change_id}/start"): (
         WORKERS,
         lambda w: ("POST", f"/changes/{_scheduled(w)}/start", None),

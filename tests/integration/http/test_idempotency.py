@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 
 from flywheel.auth.roles import Role
-from flywheel.db import Database
+from flywheel.db import Database, utcnow
+from flywheel.http.idempotency import CLAIM_TIMEOUT, KEEP_FOR, PURGE_EVERY, purge_expired
+from flywheel.http.models import IdempotencyKey
 from tests.factories import make_person
 
 
@@ -70,3 +75,38 @@ def test_an_oversized_key_is_refused(client: TestClient, db: Database) -> None:
         headers={**admin.headers, "Idempotency-Key": "x" * 201},
     )
     assert response.status_code == 422
+
+
+def _age_keys(db: Database, by: timedelta) -> None:
+    with db.session(write=True) as session:
+        session.execute(update(IdempotencyKey).values(created_at=utcnow() - by))
+        session.commit()
+
+
+def test_a_claim_abandoned_by_a_crash_is_taken_over(client: TestClient, db: Database) -> None:
+    admin = make_person(db, Role.ADMIN)
+    headers = {**admin.headers, "Idempotency-Key": "crashed"}
+    first = client.post("/api/v1/teams", json={"key": "f", "name": "F"}, headers=headers)
+    assert first.status_code == 201
+    with db.session(write=True) as session:  # as if the process died before settling
+        session.execute(update(IdempotencyKey).values(response_status=None))
+        session.commit()
+    in_progress = client.post("/api/v1/teams", json={"key": "f", "name": "F"}, headers=headers)
+    assert in_progress.status_code == 409
+    assert in_progress.json()["error"]["code"] == "idempotency_in_progress"
+    _age_keys(db, CLAIM_TIMEOUT + timedelta(seconds=1))
+    retaken = client.post("/api/v1/teams", json={"key": "g", "name": "G"}, headers=headers)
+    assert retaken.status_code == 201
+    assert retaken.json()["key"] == "g"
+
+
+def test_expired_keys_are_purged_periodically(client: TestClient, db: Database) -> None:
+    admin = make_person(db, Role.ADMIN)
+    for n in range(3):
+        headers = {**admin.headers, "Idempotency-Key": f"old-{n}"}
+        assert client.post("/api/v1/teams", json={"key": f"h{n}", "name": "H"}, headers=headers)
+    _age_keys(db, KEEP_FOR + timedelta(minutes=1))
+    assert purge_expired(db, now=utcnow()) == 0  # purged less than PURGE_EVERY ago
+    assert purge_expired(db, now=utcnow() + PURGE_EVERY) == 3
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
