@@ -58,5 +58,5 @@ def ack_url(settings: Settings, *, incident_id: int, username: str) -> str:
 
 
 def incident_url(settings: Settings, incident_id: int) -> str:
-    """The incident in the API (the console has no incident page yet)."""
-    return f"{base_url(settings)}/api/v1/incidents/{incident_id}"
+    """The incident's page in the console."""
+    return f"{base_url(settings)}/incidents/{incident_id}"
