@@ -21,7 +21,7 @@ from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.errors import Unauthenticated
 from flywheel.http.deps import DbSession, require
-from flywheel.incident import intake, integrations
+from flywheel.incident import intake, integrations, signatures
 from flywheel.incident.cirules import DEFAULT_RULES, parse_rules
 from flywheel.incident.grouping import Policy, ResolveWhen
 from flywheel.incident.incoming import Incoming, normalise
@@ -120,15 +120,27 @@ async def alertmanager_webhook(
     """
     secret = _secret(credentials, token)
     body = await request.body()
-    work = partial(_webhook, request.app.state.db, request.app.state.settings, secret, body)
+    signed = (
+        request.headers.get(signatures.TIMESTAMP_HEADER),
+        request.headers.get(signatures.SIGNATURE_HEADER),
+    )
+    work = partial(_webhook, request.app.state.db, request.app.state.settings, secret, body, signed)
     result = await anyio.to_thread.run_sync(work)
     # IntakeOut documents the answer; the dataclass is already exactly that shape.
     return JSONResponse(asdict(result))
 
 
-def _webhook(db: Database, settings: Settings, secret: str, body: bytes) -> intake.IntakeResult:
+def _webhook(
+    db: Database,
+    settings: Settings,
+    secret: str,
+    body: bytes,
+    signed: tuple[str | None, str | None],
+) -> intake.IntakeResult:
     with db.session(write=True) as session:
         found = integrations.authenticate(session, secret=secret)
+        if found.signing_secret is not None:
+            signatures.verify(found.signing_secret, body, *signed)
         actor = integrations.integration_actor(found)
         rules = parse_rules(found.ci_rules)
         payload = _parse(body)
@@ -197,7 +209,12 @@ def create_integration(
     integration, secret = integrations.create_integration(session, actor=actor, data=data)
     session.commit()
     shown = IntegrationOut.model_validate(integration).model_dump()
-    return IntegrationCreated(**shown, token=secret, webhook_path=WEBHOOK_PATH)
+    return IntegrationCreated(
+        **shown,
+        token=secret,
+        webhook_path=WEBHOOK_PATH,
+        signing_secret=integration.signing_secret,
+    )
 
 
 @router.get("/integrations", response_model=list[IntegrationOut])

@@ -27,6 +27,7 @@ def _summary(integration: AlertIntegration) -> dict[str, Any]:
         "hint": integration.hint,
         "ci_rules": integration.ci_rules,
         "revoked_at": integration.revoked_at,
+        "signed": integration.signed,
     }
 
 
@@ -50,6 +51,7 @@ def create_integration(
         hint=token_hint(secret),
         ci_rules=_stored_rules(data.ci_rules),
         created_by=actor.name,
+        signing_secret=secrets.token_urlsafe(32) if data.signed else None,
     )
     session.add(integration)
     session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flywheel.db import Base, JSONType, utcnow
+from flywheel.vault.types import encrypted
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -36,9 +37,17 @@ class AlertIntegration(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    signing_secret: Mapped[str | None] = mapped_column(
+        encrypted("alert_integrations", "signing_secret")
+    )
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def signed(self) -> bool:
+        """Whether its webhooks must carry an HMAC signature."""
+        return self.signing_secret is not None
 
     @property
     def source(self) -> str:

@@ -39,6 +39,9 @@ class IntegrationCreate(RequestModel):
     ci_rules: list[CIRuleIn] | None = Field(
         default=None, max_length=50, description="Tried in order; default: ci, instance, service"
     )
+    signed: bool = Field(
+        default=False, description="Require an HMAC signature on every webhook (secret shown once)."
+    )
 
 
 class IntegrationUpdate(VersionedUpdate):
@@ -57,6 +60,7 @@ class IntegrationOut(ResponseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    signed: bool = False
     version: int
 
 
@@ -65,6 +69,7 @@ class IntegrationCreated(IntegrationOut):
 
     token: str
     webhook_path: str
+    signing_secret: str | None = None
 
 
 class AlertmanagerAlert(BaseModel):
