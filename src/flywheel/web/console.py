@@ -11,7 +11,7 @@ from starlette.responses import FileResponse
 
 from flywheel.config import Settings
 from flywheel.web.errors import install_not_found
-from flywheel.web.pages import audit, auth, changes, cmdb, deployments, overview, sso
+from flywheel.web.pages import audit, auth, changes, cmdb, deployments, overview, problems, sso
 from flywheel.web.sections import Console, Section
 from flywheel.web.security import Keys
 
@@ -22,6 +22,7 @@ SECTIONS: list[Section] = [
     overview.SECTION,
     changes.SECTION,
     deployments.SECTION,
+    problems.SECTION,
     cmdb.SECTION,
     audit.SECTION,
 ]
