@@ -29,6 +29,9 @@ from flywheel.db import Database
 from flywheel.deploy import service as deploy_service
 from flywheel.deploy.actions import BOUNCE
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
+from flywheel.problem import known_error_service
+from flywheel.problem import service as problem_service
+from flywheel.problem.schemas import KnownErrorCreate, ProblemCreate, RcaIn
 
 SYSTEM = system_actor("seed")
 PASSWORD = "flywheel-demo-password"
@@ -265,4 +268,47 @@ def seed(db: Database, scale: Scale, *, now: datetime) -> dict[str, int]:
             )
             session.commit()
             deployed += 1
-    return {"changes": len(opened), "deployments": deployed, "tenants": scale.tenants}
+    with db.session(write=True) as session:
+        made = _problems(session, people["otto"])
+        session.commit()
+    return {
+        "changes": len(opened),
+        "deployments": deployed,
+        "tenants": scale.tenants,
+        "problems": made,
+    }
+
+
+PROBLEMS = [  # (service, title, root cause, category, known error's workaround)
+    ("checkout", "Checkout pool runs out of DB connections", "timeout path leaks", "software", ""),
+    ("cart", "Cart slow after host reboots", "", None, ""),
+    ("orders", "Marketplace sync stalls", "vendor API throttles", "third_party", "resync by hand"),
+    ("billing", "Invoice run misses tenants", "runbook skips a step", "operational/procedural", ""),
+]
+
+
+def _problems(session: Session, actor: Actor) -> int:
+    """A few problems at different stages, through the problem service."""
+    for service, title, cause, category, workaround in PROBLEMS:
+        data = ProblemCreate(title=title, service=service)
+        problem = problem_service.create_problem(session, actor=actor, data=data, incident_ids=[])
+        if cause:
+            rca = RcaIn.model_validate(
+                {
+                    "version": problem.version,
+                    "root_cause": cause,
+                    "category": category,
+                    "five_whys": [title, cause],
+                }
+            )
+            problem_service.record_rca(session, actor=actor, problem_id=problem.id, data=rca)
+        if workaround:
+            known = KnownErrorCreate(
+                problem=problem.number,
+                title=title,
+                workaround=workaround,
+                service=service,
+                text=title,
+            )
+            known_error_service.create(session, actor=actor, data=known)
+    return len(PROBLEMS)

@@ -30,6 +30,7 @@ from flywheel.change.models import ChangeRequest
 from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.deploy.models import Deployment
+from flywheel.problem.models import Problem
 from scratch import ServerUnavailable, postgres_database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -61,6 +62,7 @@ def pages(db: Database) -> dict[str, str]:
         run, deployed = session.execute(
             select(Deployment.id, Deployment.change_id).order_by(Deployment.id.desc()).limit(1)
         ).one()
+        problem = session.scalar(select(Problem.id).where(Problem.root_cause != "").limit(1))
     return {
         "overview": "/",
         "changes": "/changes",
@@ -76,6 +78,9 @@ def pages(db: Database) -> dict[str, str]:
         "what_if": "/cmdb/what-if?keys=checkout-db",
         "audit": "/audit",
         "audit_verify_action": "/audit/verify?fragment=1",
+        "problems": "/problems",
+        "problem": f"/problems/{problem}",
+        "known_errors": "/problems/known-errors",
     }
 
 

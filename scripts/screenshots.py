@@ -107,6 +107,7 @@ def targets(db: Database) -> dict[str, str]:
         "deployment": f"/deployments/{failed}",
         "ci": "/cmdb/ci/checkout-app",
         "what-if": "/cmdb/what-if?keys=host-08+host-09",
+        "problems": "/problems",
     }
 
 

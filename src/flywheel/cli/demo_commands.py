@@ -26,7 +26,7 @@ from flywheel.cli.common import cli_actor, console, err_console, settings, write
 from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.demo import estate, history, problems, recorder
-from flywheel.demo.incidents import LiveIncidents
+from flywheel.demo.incidents import PROBLEM_HOOKS, LiveIncidents
 from flywheel.demo.live import Customers, LivePool, Pipeline
 from flywheel.errors import NotFound
 
@@ -197,6 +197,8 @@ def _scenario(run: Scenario) -> None:
     assert integration is not None
     # The responder gives the bake time to roll a suspect back before doing it themselves.
     patience = max(20.0, 60.0 / speed)
+    if problems.suggest_after_incident not in PROBLEM_HOOKS:
+        PROBLEM_HOOKS.append(problems.suggest_after_incident)
     monitoring = LiveIncidents(
         run.url, integration, run.tokens["oscar"], customers.watch, rollback_after_s=patience
     )

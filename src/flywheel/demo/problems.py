@@ -3,14 +3,17 @@
 Runs after the history is recorded, through the problem domain's own service functions:
 the suggestion run finds the recurring failures, the largest is accepted as a problem by a
 responder, who records its root-cause analysis and a known error with its workaround. The
-others stay suggested, waiting for a decision on the console's Problems page.
+others stay suggested, waiting for a decision on the console's Problems page. Live, the
+responder looks for recurrences again after each incident it confirms (a PROBLEM_HOOKS entry).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy.orm import Session
 
 from flywheel.auth.actor import Actor
@@ -20,6 +23,8 @@ from flywheel.problem import service as problem_service
 from flywheel.problem.models import Problem
 from flywheel.problem.schemas import KnownErrorCreate, RcaIn
 from flywheel.problem.suggest import Rules
+
+log = logging.getLogger("flywheel.demo")
 
 # What the responder found about the most frequent failure (cart-db's pool, see RECURRING).
 ANALYSIS = {
@@ -79,3 +84,11 @@ def _analyse(session: Session, problem: Problem, *, actor: Actor) -> None:
         signature=problem.signature,
     )
     known_error_service.create(session, actor=actor, data=known)
+
+
+def suggest_after_incident(client: httpx.Client, incident_id: int) -> None:
+    """Live: once an incident's cause is confirmed, look for recurring incidents again."""
+    answer = client.post("/problems/suggestions", json={"period_days": 14, "min_incidents": 3})
+    if answer.status_code == 201 and answer.json():
+        values = ", ".join(s["value"] for s in answer.json())
+        log.info("demo: INC%07d recurs; problem suggested: %s", incident_id, values)
