@@ -97,13 +97,26 @@ def detail_context(session: Session, viewer: Viewer, problem_id: int) -> dict[st
         "fixes": fixes,
         "progress": fix_progress(session, problem_id, fixes),
         "changes": fix_service.changes(session, problem_id=problem_id),
-        "time_to_root_cause_s": problem_service.time_to_root_cause_s(problem),
+        "time_to_root_cause": duration_words(problem_service.time_to_root_cause_s(problem)),
         "categories": list(RootCauseCategory),
         "resolutions": list(Resolution),
         "trackers": fix_service.list_trackers(session) if may else [],
         "actions": allowed_actions(state, problem.category, may),
         "change_id_of": change_id_of,
     }
+
+
+def duration_words(seconds: float | None) -> str | None:
+    """A duration as people say it: '45 min', '3 h 20 min', '2 d 4 h'."""
+    if seconds is None:
+        return None
+    minutes = max(0, round(seconds / 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
 
 
 def allowed_actions(state: ProblemState, category: str | None, may_manage: bool) -> set[str]:

@@ -1,0 +1,23 @@
+"""The problem page's pure parts: durations in words and which actions a state offers."""
+
+from __future__ import annotations
+
+from flywheel.problem.lifecycle import ProblemState as S
+from flywheel.web.pages.problem_page import allowed_actions, duration_words
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert duration_words(None) is None
+    assert duration_words(20) == "0 min"
+    assert duration_words(45 * 60) == "45 min"
+    assert duration_words(3 * 3600 + 20 * 60) == "3 h 20 min"
+    assert duration_words(7200) == "2 h"
+    assert duration_words(2 * 86400 + 4 * 3600 + 59) == "2 d 4 h"
+
+
+def test_actions_follow_state_category_and_role() -> None:
+    assert allowed_actions(S.NEW, None, may_manage=False) == set()
+    assert allowed_actions(S.NEW, None, may_manage=True) == {"investigate", "rca", "close"}
+    assert "route" not in allowed_actions(S.INVESTIGATING, None, may_manage=True)
+    assert "route" in allowed_actions(S.KNOWN_ERROR, "software", may_manage=True)
+    assert allowed_actions(S.CLOSED, "software", may_manage=True) == {"investigate"}
