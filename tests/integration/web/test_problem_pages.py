@@ -145,3 +145,31 @@ def test_starting_an_investigation(console: Console, board: dict[str, int], db: 
     assert unknown.status_code == 422 and "unknown action" in unescape(unknown.text)
     with db.session() as session:
         assert problem_service.get_problem(session, problem_id=problem_id).state == "investigating"
+
+
+def test_a_dismissal_keeps_its_reason_and_readers_cannot_act(
+    console: Console, board: dict[str, int], db: Database
+) -> None:
+    with db.session() as session:
+        before = problem_service.get_problem(session, problem_id=board["problem"]).version
+    console.sign_in("audrey")
+    url = f"/problems/{board['problem']}"
+    token = csrf_of(console.get("/").text)
+    for action in ("rca", "route", "close", "investigate"):
+        refused = console.client.post(
+            f"{url}/{action}", data={"csrf_token": token, "version": "1"}, follow_redirects=False
+        )
+        assert refused.status_code == 403, action
+    console.sign_in("carl")
+    suggestion = board["open_suggestion"]
+    dismissed = console.post(
+        f"/problems/suggestions/{suggestion}/dismiss",
+        {"reason": "batch job noise"},
+        page="/problems",
+    )
+    assert dismissed.status_code == 303
+    assert "is dismissed" in console.get(dismissed.headers["location"]).text
+    with db.session() as session:
+        (row,) = suggestion_service.list_suggestions(session, state="dismissed")
+        assert row.id == suggestion and row.evidence["dismissed_because"] == "batch job noise"
+        assert problem_service.get_problem(session, problem_id=board["problem"]).version == before
