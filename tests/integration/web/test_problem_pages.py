@@ -10,7 +10,8 @@ import pytest
 from flywheel.db import Database, utcnow
 from flywheel.problem import fix_service, suggestion_service
 from flywheel.problem import service as problem_service
-from tests.factories import SYSTEM, make_problem_board
+from flywheel.problem.schemas import ProblemCreate, TrackerIn
+from tests.factories import SYSTEM, make_estate, make_problem_board
 from tests.integration.web.conftest import Console, csrf_of
 
 
@@ -173,3 +174,46 @@ def test_a_dismissal_keeps_its_reason_and_readers_cannot_act(
         (row,) = suggestion_service.list_suggestions(session, state="dismissed")
         assert row.id == suggestion and row.evidence["dismissed_because"] == "batch job noise"
         assert problem_service.get_problem(session, problem_id=board["problem"]).version == before
+
+
+def _current_version(db: Database, problem_id: int) -> str:
+    with db.session() as session:
+        return str(problem_service.get_problem(session, problem_id=problem_id).version)
+
+
+def test_routed_fixes_show_their_progress(
+    console: Console, board: dict[str, int], db: Database
+) -> None:
+    with db.session(write=True) as session:
+        make_estate(session)
+        tracker = TrackerIn.model_validate(
+            {"name": "shop-team", "kind": "github", "url": "http://127.0.0.1:9/issues"}
+        )
+        fix_service.create_tracker(session, actor=SYSTEM, data=tracker)
+        made = problem_service.create_problem(
+            session,
+            actor=SYSTEM,
+            data=ProblemCreate(title="Checkout rounding bug", service="checkout"),
+            incident_ids=[],
+        )
+        session.commit()
+        software = made.id
+    console.sign_in("otto")
+    hardware = board["problem"]
+    for problem_id, category in ((hardware, "hardware/infrastructure"), (software, "software")):
+        url = f"/problems/{problem_id}"
+        form = {"version": _current_version(db, problem_id), "category": category}
+        recorded = console.post(f"{url}/rca", {**form, "root_cause": "found it"}, page=url)
+        assert recorded.status_code == 303, unescape(recorded.text)[-500:]
+    url = f"/problems/{hardware}"
+    routed = console.post(f"{url}/route", {"version": _current_version(db, hardware)}, page=url)
+    assert routed.status_code == 303, unescape(routed.text)[-500:]
+    page = unescape(console.get(url).text)
+    assert "change request CHG" in page and " is " in page
+    url = f"/problems/{software}"
+    assert 'value="shop-team"' in console.get(url).text  # the tracker to choose
+    form = {"version": _current_version(db, software), "tracker": "shop-team"}
+    routed = console.post(f"{url}/route", form, page=url)
+    assert routed.status_code == 303, unescape(routed.text)[-500:]
+    page = unescape(console.get(url).text)
+    assert "backlog item pending to shop-team (not sent yet)" in page

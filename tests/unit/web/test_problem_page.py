@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flywheel.problem.lifecycle import ProblemState as S
-from flywheel.web.pages.problem_page import allowed_actions, duration_words
+from flywheel.problem.models import Delivery
+from flywheel.web.pages.problem_page import allowed_actions, delivery_words, duration_words
 
 
 def test_durations_read_as_people_say_them() -> None:
@@ -21,3 +22,15 @@ def test_actions_follow_state_category_and_role() -> None:
     assert "route" not in allowed_actions(S.INVESTIGATING, None, may_manage=True)
     assert "route" in allowed_actions(S.KNOWN_ERROR, "software", may_manage=True)
     assert allowed_actions(S.CLOSED, "software", may_manage=True) == {"investigate"}
+
+
+def test_backlog_delivery_in_words() -> None:
+    def sent(state: str, attempts: int, error: str | None = None) -> str:
+        row = Delivery(tracker="shop", state=state, attempts=attempts, last_error=error)
+        return delivery_words(row)
+
+    assert sent("pending", 0) == "backlog item pending to shop (not sent yet)"
+    assert sent("pending", 2, "HTTP 503") == (
+        "backlog item pending to shop after 2 attempt(s); last error: HTTP 503"
+    )
+    assert sent("delivered", 1) == "backlog item delivered to shop"

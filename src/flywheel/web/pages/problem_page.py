@@ -19,7 +19,7 @@ from flywheel.incident import service as incident_service
 from flywheel.problem import fix_service, known_error_service, outbox
 from flywheel.problem import service as problem_service
 from flywheel.problem.lifecycle import ProblemState, Resolution, RootCauseCategory
-from flywheel.problem.models import ProblemFix
+from flywheel.problem.models import Delivery, ProblemFix
 from flywheel.problem.schemas import CloseIn, RcaIn, RouteIn, StateMove
 from flywheel.web.forms import form_text, validation_message
 from flywheel.web.pages.changes import change_id_of
@@ -45,13 +45,7 @@ def fix_progress(session: Session, problem_id: int, fixes: list[ProblemFix]) -> 
     words: dict[int, str] = {}
     for fix in fixes:
         if fix.route == "backlog" and fix.id in sent:
-            d = sent[fix.id]
-            tail = (
-                f" (last error: {d.last_error})" if d.state != "delivered" and d.last_error else ""
-            )
-            words[fix.id] = (
-                f"backlog item {d.state} to {d.tracker} after {d.attempts} attempt(s){tail}"
-            )
+            words[fix.id] = delivery_words(sent[fix.id])
         elif fix.route == "change" and fix.change_number:
             words[fix.id] = f"change request {fix.change_number} is {_change_state(session, fix)}"
         elif fix.owner:
@@ -60,6 +54,16 @@ def fix_progress(session: Session, problem_id: int, fixes: list[ProblemFix]) -> 
         else:
             words[fix.id] = fix.route
     return words
+
+
+def delivery_words(d: Delivery) -> str:
+    """How sending a backlog item to its tracker went."""
+    if d.state == "delivered":
+        return f"backlog item delivered to {d.tracker}"
+    if not d.attempts:
+        return f"backlog item {d.state} to {d.tracker} (not sent yet)"
+    error = f"; last error: {d.last_error}" if d.last_error else ""
+    return f"backlog item {d.state} to {d.tracker} after {d.attempts} attempt(s){error}"
 
 
 def _change_state(session: Session, fix: ProblemFix) -> str:
