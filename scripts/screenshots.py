@@ -31,6 +31,7 @@ from flywheel.change.models import ChangeRequest  # noqa: E402
 from flywheel.config import Settings  # noqa: E402
 from flywheel.db import Database, utcnow  # noqa: E402
 from flywheel.deploy.models import Deployment  # noqa: E402
+from flywheel.problem.models import Problem  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -98,6 +99,7 @@ def targets(db: Database) -> dict[str, str]:
         failed = session.scalar(
             select(Deployment.id).where(Deployment.state == "rolled_back").limit(1)
         )
+        analysed = session.scalar(select(Problem.id).where(Problem.state == "known_error"))
     return {
         "overview": "/",
         "changes": "/changes",
@@ -108,6 +110,7 @@ def targets(db: Database) -> dict[str, str]:
         "ci": "/cmdb/ci/checkout-app",
         "what-if": "/cmdb/what-if?keys=host-08+host-09",
         "problems": "/problems",
+        "problem": f"/problems/{analysed}",
     }
 
 

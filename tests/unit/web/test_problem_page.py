@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from flywheel.problem.lifecycle import ProblemState as S
+from flywheel.problem.lifecycle import Resolution
 from flywheel.problem.models import Delivery
-from flywheel.web.pages.problem_page import allowed_actions, delivery_words, duration_words
+from flywheel.web.pages.problem_page import (
+    allowed_actions,
+    delivery_words,
+    duration_words,
+    resolutions_for,
+)
 
 
 def test_durations_read_as_people_say_them() -> None:
@@ -34,3 +40,9 @@ def test_backlog_delivery_in_words() -> None:
         "backlog item pending to shop after 2 attempt(s); last error: HTTP 503"
     )
     assert sent("delivered", 1) == "backlog item delivered to shop"
+
+
+def test_the_close_form_offers_only_resolutions_the_state_allows() -> None:
+    assert resolutions_for(S.RESOLVED) == [Resolution.FIXED]
+    assert Resolution.FIXED not in resolutions_for(S.KNOWN_ERROR)
+    assert Resolution.RISK_ACCEPTED in resolutions_for(S.NEW)

@@ -103,7 +103,7 @@ def detail_context(session: Session, viewer: Viewer, problem_id: int) -> dict[st
         "changes": fix_service.changes(session, problem_id=problem_id),
         "time_to_root_cause": duration_words(problem_service.time_to_root_cause_s(problem)),
         "categories": list(RootCauseCategory),
-        "resolutions": list(Resolution),
+        "resolutions": resolutions_for(state),
         "trackers": fix_service.list_trackers(session) if may else [],
         "actions": allowed_actions(state, problem.category, may),
         "change_id_of": change_id_of,
@@ -121,6 +121,13 @@ def duration_words(seconds: float | None) -> str | None:
     if hours:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     return f"{mins} min"
+
+
+def resolutions_for(state: ProblemState) -> list[Resolution]:
+    """How a problem in this state may close: fixed once resolved, otherwise the others."""
+    if state is ProblemState.RESOLVED:
+        return [Resolution.FIXED]
+    return [r for r in Resolution if r is not Resolution.FIXED]
 
 
 def allowed_actions(state: ProblemState, category: str | None, may_manage: bool) -> set[str]:
