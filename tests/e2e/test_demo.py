@@ -119,6 +119,7 @@ def _recurring_incidents_became_problems(api: httpx.Client, output: str) -> None
     assert len(problems) == 1 and problems[0]["state"] == "known_error"
     detail = api.get(f"/problems/{problems[0]['id']}").json()
     assert detail["service"] == "cart" and len(detail["incidents"]) >= 4
+    assert detail["title"].startswith("cart keeps failing: databaseconnectionsexhausted")
     assert detail["category"] == "software" and "leaks database connections" in detail["root_cause"]
     assert detail["time_to_root_cause_s"] > 0 and len(detail["five_whys"]) == 5
     assert "rolling restart" in detail["known_errors"][0]["workaround"]

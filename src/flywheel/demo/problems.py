@@ -66,11 +66,20 @@ def seed_problems(db: Database, *, actor: Actor, end: datetime) -> Seeded:
             return Seeded(0, None)
         largest = max(made, key=lambda s: len(s.incident_ids))
         with backdated(end - timedelta(hours=28)):
-            problem = suggestion_service.accept(session, actor=actor, suggestion_id=largest.id)
+            problem = suggestion_service.accept(
+                session, actor=actor, suggestion_id=largest.id, title=_title(largest.value)
+            )
         with backdated(end - timedelta(hours=20)):
             _analyse(session, problem, actor=actor)
         session.commit()
         return Seeded(len(made), problem.number)
+
+
+def _title(signature: str) -> str:
+    """A readable title for a recurring alert's signature ('alert:cart:databaseconn…')."""
+    _, _, rest = signature.partition(":")
+    service, _, alert = rest.partition(":")
+    return f"{service or signature} keeps failing: {alert or 'the same way'} again and again"
 
 
 def _analyse(session: Session, problem: Problem, *, actor: Actor) -> None:
