@@ -26,8 +26,8 @@ from flywheel.web.security import CheckedForm, Viewer, require_page
 
 router = console_router()
 Reader = Annotated[Viewer, require_page(Permission.PROBLEM_READ)]
-COLUMN_SIZE = 30
 Manager = Annotated[Viewer, require_page(Permission.PROBLEM_MANAGE)]
+COLUMN_SIZE = 30  # problems shown per state on the board (newest first)
 NOTICES = {
     "dismissed": "The suggestion is dismissed; the same evidence is not suggested again.",
 }
