@@ -33,6 +33,9 @@ from flywheel.incident import intake
 from flywheel.incident.cirules import DEFAULT_RULES, parse_rules
 from flywheel.incident.grouping import Policy
 from flywheel.incident.incoming import AlertStatus, normalise
+from flywheel.problem import known_error_service
+from flywheel.problem import service as problem_service
+from flywheel.problem.schemas import KnownErrorCreate, ProblemCreate, RcaIn
 from flywheel.slo import service as slo_service
 from flywheel.slo.schemas import SloCreate
 
@@ -273,7 +276,15 @@ def seed(db: Database, scale: Scale, *, now: datetime) -> dict[str, int]:
             )
             session.commit()
             deployed += 1
-    return {"changes": len(opened), "deployments": deployed, "tenants": scale.tenants}
+    with db.session(write=True) as session:
+        made = _problems(session, people["otto"])
+        session.commit()
+    return {
+        "changes": len(opened),
+        "deployments": deployed,
+        "tenants": scale.tenants,
+        "problems": made,
+    }
 
 
 def _alert(key: str, status: AlertStatus, n: int, now: datetime) -> list[object]:
@@ -341,3 +352,38 @@ def _slos(db: Database) -> int:
 def seed_response(db: Database, scale: Scale, *, now: datetime) -> dict[str, int]:
     """Incidents and SLOs on top of `seed`: what the incident and service-level pages show."""
     return {"incidents": _incidents(db, scale, now), "slos": _slos(db)}
+
+
+PROBLEMS = [  # (service, title, root cause, category, known error's workaround)
+    ("checkout", "Checkout pool runs out of DB connections", "timeout path leaks", "software", ""),
+    ("cart", "Cart slow after host reboots", "", None, ""),
+    ("orders", "Marketplace sync stalls", "vendor API throttles", "third_party", "resync by hand"),
+    ("billing", "Invoice run misses tenants", "runbook skips a step", "operational/procedural", ""),
+]
+
+
+def _problems(session: Session, actor: Actor) -> int:
+    """A few problems at different stages, through the problem service."""
+    for service, title, cause, category, workaround in PROBLEMS:
+        data = ProblemCreate(title=title, service=service)
+        problem = problem_service.create_problem(session, actor=actor, data=data, incident_ids=[])
+        if cause:
+            rca = RcaIn.model_validate(
+                {
+                    "version": problem.version,
+                    "root_cause": cause,
+                    "category": category,
+                    "five_whys": [title, cause],
+                }
+            )
+            problem_service.record_rca(session, actor=actor, problem_id=problem.id, data=rca)
+        if workaround:
+            known = KnownErrorCreate(
+                problem=problem.number,
+                title=title,
+                workaround=workaround,
+                service=service,
+                text=title,
+            )
+            known_error_service.create(session, actor=actor, data=known)
+    return len(PROBLEMS)

@@ -31,6 +31,7 @@ from flywheel.config import Settings
 from flywheel.db import Database, utcnow
 from flywheel.deploy.models import Deployment
 from flywheel.incident.models import Incident
+from flywheel.problem.models import Problem
 from scratch import ServerUnavailable, postgres_database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -65,6 +66,7 @@ def pages(db: Database) -> dict[str, str]:
         open_incident = session.scalar(
             select(Incident.id).where(Incident.state == "triggered").order_by(Incident.id.desc())
         )
+        problem = session.scalar(select(Problem.id).where(Problem.root_cause != "").limit(1))
     return {
         "overview": "/",
         "changes": "/changes",
@@ -88,6 +90,9 @@ def pages(db: Database) -> dict[str, str]:
         "service_levels": "/service-levels",
         "tenant_report": "/service-levels/tenants?tenant=tenant-00001&months=6",
         "tenant_report_csv": "/service-levels/tenants/tenant-00001/availability.csv",
+        "problems": "/problems",
+        "problem": f"/problems/{problem}",
+        "known_errors": "/problems/known-errors",
     }
 
 

@@ -33,6 +33,7 @@ from flywheel.db import Database, utcnow  # noqa: E402
 from flywheel.deploy.models import Deployment  # noqa: E402
 from flywheel.incident import causes  # noqa: E402
 from flywheel.incident.models import Incident  # noqa: E402
+from flywheel.problem.models import Problem  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -102,6 +103,7 @@ def targets(db: Database) -> dict[str, str]:
         )
         open_ids = session.scalars(select(Incident.id).where(Incident.state == "triggered"))
         incident = max(open_ids, key=lambda i: len(causes.suspects_of(session, incident_id=i)))
+        analysed = session.scalar(select(Problem.id).where(Problem.state == "known_error"))
     return {
         "overview": "/",
         "changes": "/changes",
@@ -116,6 +118,8 @@ def targets(db: Database) -> dict[str, str]:
         "delivery": "/delivery?days=30",
         "service-levels": "/service-levels",
         "tenant-report": "/service-levels/tenants?tenant=tenant-00001&months=3",
+        "problems": "/problems",
+        "problem": f"/problems/{analysed}",
     }
 
 

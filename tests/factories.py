@@ -566,3 +566,51 @@ def make_delivery(db: Database, incident_id: int, *, status: str = "failed") -> 
         session.add(row)
         session.commit()
         return row.id
+
+
+def make_problem_board(db: Database) -> dict[str, int]:
+    """Recurring incidents: one suggestion accepted (with an RCA and a known error), one open.
+
+    Returns the ids: 'problem', 'known_error', 'open_suggestion'.
+    """
+    from flywheel.problem import known_error_service, suggestion_service
+    from flywheel.problem import service as problem_service
+    from flywheel.problem.schemas import KnownErrorCreate, RcaIn
+    from flywheel.problem.suggest import Rules
+
+    now = utcnow()
+    for day in (1, 2, 3):
+        make_incident(db, opened_at=now - timedelta(days=day), ci_keys=["db1"])
+        make_incident(
+            db, service="search", title="SlowQuery on s1", opened_at=now - timedelta(days=day)
+        )
+    with db.session(write=True) as session:
+        made = suggestion_service.run(session, actor=SYSTEM, rules=Rules(by_ci=False))
+        disk = next(s for s in made if "diskfull" in s.value.lower())
+        slow = next(s for s in made if "slowquery" in s.value.lower())
+        problem = suggestion_service.accept(
+            session, actor=SYSTEM, suggestion_id=disk.id, title="db1 disk fills up"
+        )
+        rca = RcaIn.model_validate(
+            {
+                "version": problem.version,
+                "five_whys": ["the disk filled", "logs were not rotated"],
+                "contributing_factors": ["no disk alert below 90%"],
+                "root_cause": "log rotation was switched off by a config change",
+                "category": "operational/procedural",
+            }
+        )
+        problem_service.record_rca(session, actor=SYSTEM, problem_id=problem.id, data=rca)
+        known = known_error_service.create(
+            session,
+            actor=SYSTEM,
+            data=KnownErrorCreate(
+                problem=problem.number,
+                title="db1 disk full",
+                workaround="delete rotated logs in /var/log/app",
+                service="checkout",
+                text="DiskFull",
+            ),
+        )
+        session.commit()
+        return {"problem": problem.id, "known_error": known.id, "open_suggestion": slow.id}

@@ -130,3 +130,27 @@ def test_approve_watch_a_deployment_and_sign_out(
         page.goto(f"{server.url}/deployments/{run}")
         expect(page).to_have_url(f"{server.url}/sign-in?next=%2Fdeployments%2F{run}")
         assert errors == [], errors
+
+
+def test_open_the_problem_board_and_start_an_investigation(
+    server: Server, browser: Browser
+) -> None:
+    with _api(server) as api:
+        body = {"username": "pat", "roles": ["developer"], "password": PASSWORD}
+        assert api.post("/users", json=body).status_code == 201
+        made = api.post("/problems", json={"title": "Cart pool runs dry", "service": "cart"})
+        assert made.status_code == 201, made.text
+    page = browser.new_page(viewport={"width": 1366, "height": 860})
+    errors = _watch_errors(page)
+    page.goto(f"{server.url}/problems")
+    page.get_by_label("Username").fill("pat")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server.url}/problems")
+    new_column = page.locator("section.column", has=page.locator("#col-new"))
+    new_column.get_by_role("link", name=made.json()["number"]).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Cart pool runs dry")
+    page.get_by_role("button", name="Start investigation").click()
+    expect(page.get_by_role("status")).to_have_text("Investigation started.")
+    expect(page.locator(".facts .badge").first).to_have_text("investigating")
+    assert errors == [], errors

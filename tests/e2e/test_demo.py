@@ -65,6 +65,7 @@ def test_demo_seeds_the_estate_people_and_policy(seeded: tuple[httpx.Client, str
     _time_to_delivery_has_every_phase(api, since)
     _budgets_are_consumed(api)
     _failed_changes_are_linked_to_incidents(api)
+    _recurring_incidents_became_problems(api, output)
 
 
 def _four_keys_have_data(api: httpx.Client, since: str) -> None:
@@ -110,3 +111,17 @@ def _failed_changes_are_linked_to_incidents(api: httpx.Client) -> None:
     failed = api.get("/changes", params={"limit": 500, "state": "closed"}).json()["items"]
     codes = {c["number"]: c["close_code"] for c in failed}
     assert any(codes.get(ref) in ("failed", "rolled_back") for ref in linked)
+
+
+def _recurring_incidents_became_problems(api: httpx.Client, output: str) -> None:
+    assert "suggested from recurring incidents" in output
+    problems = api.get("/problems").json()["items"]
+    assert len(problems) == 1 and problems[0]["state"] == "known_error"
+    detail = api.get(f"/problems/{problems[0]['id']}").json()
+    assert detail["service"] == "cart" and len(detail["incidents"]) >= 4
+    assert detail["title"].startswith("cart keeps failing: databaseconnectionsexhausted")
+    assert detail["category"] == "software" and "leaks database connections" in detail["root_cause"]
+    assert detail["time_to_root_cause_s"] > 0 and len(detail["five_whys"]) == 5
+    assert "rolling restart" in detail["known_errors"][0]["workaround"]
+    waiting = api.get("/problems/suggestions").json()
+    assert any("storefront" in s["value"] for s in waiting)  # host-00 disk keeps filling up

@@ -25,8 +25,8 @@ from flywheel.auth.schemas import UserCreate
 from flywheel.cli.common import cli_actor, console, err_console, settings, write_session
 from flywheel.config import Settings
 from flywheel.db import Database, utcnow
-from flywheel.demo import estate, history, recorder
-from flywheel.demo.incidents import LiveIncidents
+from flywheel.demo import estate, history, problems, recorder
+from flywheel.demo.incidents import PROBLEM_HOOKS, LiveIncidents
 from flywheel.demo.live import Customers, LivePool, Pipeline
 from flywheel.errors import NotFound
 
@@ -138,11 +138,16 @@ def _history(cfg: Settings, days: int) -> None:
             session.commit()
         past = history.plan(end, days=days)
         steps = recorder.record(db, cfg, cast, past, end)
+        found = problems.seed_problems(db, actor=cast.responders["oscar"], end=end)
     finally:
         db.dispose()
     console.print(
         f"[bold]history[/]: {days} days, {len(past.changes)} changes, "
         f"{len(past.outages)} outages, {steps:,} steps in {time.monotonic() - started:.1f} s"
+    )
+    console.print(
+        f"problems: {found.suggestions} suggested from recurring incidents"
+        + (f", {found.problem} analysed with a known error" if found.problem else "")
     )
 
 
@@ -192,6 +197,8 @@ def _scenario(run: Scenario) -> None:
     assert integration is not None
     # The responder gives the bake time to roll a suspect back before doing it themselves.
     patience = max(20.0, 60.0 / speed)
+    if problems.suggest_after_incident not in PROBLEM_HOOKS:
+        PROBLEM_HOOKS.append(problems.suggest_after_incident)
     monitoring = LiveIncidents(
         run.url, integration, run.tokens["oscar"], customers.watch, rollback_after_s=patience
     )

@@ -42,6 +42,9 @@ OUTAGES = [
     ("billing", "PaymentProviderErrors", "PayFast settlement API timing out"),
     ("cart", "DatabaseConnectionsExhausted", "cart-db connection pool exhausted"),
 ]
+# Failures that keep coming back (days before the end), so the history holds problems to find:
+# the first becomes a problem with its analysis, the second waits as a suggestion.
+RECURRING = [(OUTAGES[5], (13.2, 9.6, 5.3, 1.8)), (OUTAGES[3], (11.4, 6.7, 2.9))]
 
 
 @dataclass(frozen=True)
@@ -225,10 +228,23 @@ def plan(end: datetime, *, days: int = 90, seed: int = 10) -> History:
             fired = day + timedelta(hours=rng.uniform(0, 24))
             down = rng.uniform(15, 90)
             history.outages.append(_incident_after(rng, service, alertname, summary, fired, down))
+    history.outages += recurring_outages(end, first, random.Random(seed + 1))
     cutoff = end - timedelta(minutes=30)
     history.changes = [c for c in history.changes if c.settled_at < cutoff]
     history.outages = [o for o in history.outages if o.resolved_at < cutoff]
     return history
+
+
+def recurring_outages(end: datetime, first: datetime, rng: random.Random) -> list[IncidentStory]:
+    """The RECURRING failures that fall inside the period."""
+    found = []
+    for (service, alertname, summary), days_before in RECURRING:
+        for days in days_before:
+            fired = end - timedelta(days=days)
+            if fired >= first:
+                down = rng.uniform(20, 60)
+                found.append(_incident_after(rng, service, alertname, summary, fired, down))
+    return found
 
 
 def _count(rng: random.Random, expected: float) -> int:

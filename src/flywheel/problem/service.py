@@ -385,3 +385,12 @@ def all_problems(session: Session, *, since: datetime | None = None) -> list[Pro
     if since is not None:
         query = query.where(Problem.created_at >= since)
     return list(session.scalars(query.order_by(Problem.id)))
+
+
+def count_by(session: Session, column: str, *, open_only: bool = True) -> dict[str, int]:
+    """How many problems per state or per root-cause category ('' = none yet)."""
+    key = Problem.state if column == "state" else Problem.category
+    query = select(key, func.count(Problem.id)).group_by(key)
+    if open_only:
+        query = query.where(Problem.state != S.CLOSED.value)
+    return {(value or ""): int(n) for value, n in session.execute(query)}

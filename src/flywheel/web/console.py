@@ -20,6 +20,7 @@ from flywheel.web.pages import (
     deployments,
     incidents,
     overview,
+    problems,
     service_levels,
     sso,
 )
@@ -34,8 +35,7 @@ SECTIONS: list[Section] = [
     changes.SECTION,
     deployments.SECTION,
     incidents.SECTION,
-    # Problems and known errors plug in here: `problem.SECTION` from web/pages/problems.py,
-    # once the problem domain is merged (its board by state and category, RCA, routed fixes).
+    problems.SECTION,
     cmdb.SECTION,
     delivery.SECTION,
     service_levels.SECTION,
