@@ -137,6 +137,20 @@ class Settings(BaseSettings):
     console_session_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="Console sign-in ends this long after it began."
     )
+    role: str = Field(
+        default="all",
+        pattern="^(all|api|worker)$",
+        description="all: API and background work; api: requests only; worker: background only.",
+    )
+    worker_name: str = Field(
+        default="", max_length=200, description="A stable executor id (default: host:pid:random)."
+    )
+    worker_heartbeat_s: float = Field(
+        default=5.0, gt=0, le=300, description="How often a process says it is alive."
+    )
+    worker_dead_after_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Silence after which a peer recovers its work."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

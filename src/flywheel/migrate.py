@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -32,6 +33,20 @@ def head_revision() -> str | None:
     """The newest migration shipped with this version of Flywheel."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return script.get_current_head()
+
+
+def schema_state(current: str | None) -> str:
+    """missing, current, behind (upgrade needed) or ahead (a newer Flywheel migrated it)."""
+    if current is None:
+        return "missing"
+    if current == head_revision():
+        return "current"
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        known = script.get_revision(current) is not None
+    except CommandError:
+        known = False
+    return "behind" if known else "ahead"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -21,6 +21,7 @@ from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
 from flywheel.web import models as web_models
+from flywheel.workers import models as worker_models
 
 metadata = Base.metadata
 
@@ -42,4 +43,5 @@ __all__ = [
     "risk_models",
     "slo_models",
     "web_models",
+    "worker_models",
 ]

@@ -32,6 +32,7 @@ from flywheel.cli import (
     slo_commands,
     token_commands,
     user_commands,
+    worker_commands,
 )
 from flywheel.cli.common import err_console
 from flywheel.errors import FlywheelError
@@ -48,6 +49,7 @@ app.command("demo")(demo_commands.demo)
 app.command("backup")(backup_commands.backup)
 app.command("restore")(backup_commands.restore)
 app.command("doctor")(doctor_commands.doctor)
+app.command("worker")(worker_commands.worker)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(token_commands.app, name="token")

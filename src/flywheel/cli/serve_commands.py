@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 import uvicorn
 from sqlalchemy.orm import Session
@@ -12,7 +14,9 @@ from flywheel.auth.models import User
 from flywheel.auth.roles import Role
 from flywheel.auth.schemas import UserCreate
 from flywheel.cli.common import cli_actor, console, settings, write_session
+from flywheel.config import get_settings
 from flywheel.logs import uvicorn_log_config
+from flywheel.workers.identity import Role as WorkerRole
 
 QUICKSTART_TOKEN = "quickstart"
 
@@ -22,8 +26,14 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default FLYWHEEL_PORT)."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
     upgrade: bool = typer.Option(True, help="Migrate the database first."),
+    api_only: bool = typer.Option(
+        False, "--api-only", help="Serve requests only; `flywheel worker` runs background work."
+    ),
 ) -> None:
     """Start the API server (migrating the database first)."""
+    if api_only:
+        os.environ["FLYWHEEL_ROLE"] = WorkerRole.API.value
+        get_settings.cache_clear()
     cfg = settings()
     if upgrade:
         migrate.upgrade(cfg.resolved_database_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -11,9 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from flywheel.auth.policy import require_permission
 from flywheel.auth.roles import Permission
 from flywheel.config import Settings
+from flywheel.db import utcnow
 from flywheel.delivery.exporter import CONTENT_TYPE, CachedText
 from flywheel.http.deps import DbSession, get_actor
 from flywheel.http.telemetry import process_metrics
+from flywheel.workers import metrics as worker_metrics
 
 router = APIRouter(tags=["metrics"])
 _bearer = HTTPBearer(auto_error=False)
@@ -43,5 +46,8 @@ def _cache(request: Request) -> CachedText:
 def metrics(request: Request, session: DbSession) -> PlainTextResponse:
     """Deployments, lead time, change failure rate, error budgets, open incidents."""
     text = _cache(request).get(session, request.app.state.settings)
+    settings: Settings = request.app.state.settings
     own = request.app.state.request_metrics.render() + process_metrics(request.app.state.db.engine)
+    dead_after = timedelta(seconds=settings.worker_dead_after_s)
+    own += worker_metrics.render(session, utcnow(), dead_after)
     return PlainTextResponse(text + own, media_type=CONTENT_TYPE)

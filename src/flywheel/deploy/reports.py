@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from flywheel.change import service as change_service
 from flywheel.deploy.models import Deployment, DeploymentStep
 from flywheel.sql_time import epoch
+from flywheel.workers.queues import QueueStat, due_stat
 
 
 def _traffic(detail: dict[str, Any]) -> tuple[int, int]:
@@ -241,3 +242,8 @@ def deployment_counts(
         .group_by(Deployment.service, Deployment.state)
     )
     return [(s, st, int(n)) for s, st, n in session.execute(query)]
+
+
+def waiting_runs(session: Session, now: datetime) -> QueueStat:
+    """Runs queued but not yet begun by a worker: how many, and since when."""
+    return due_stat(session, Deployment.created_at, Deployment.state == "pending")

@@ -197,6 +197,7 @@ def act(
     action: str,
     instances: list[str],
     updated: list[str],
+    runner: str = "",
 ) -> dict[str, Any]:
     """Do one action and record it; the outcome is ok, failed, abort or paused, never raised."""
     with db.session(write=True) as session:
@@ -208,6 +209,7 @@ def act(
             batch=batch,
             action=action,
             instances=instances,
+            runner=runner,
         )
         session.commit()
     dep = _load(db, deployment_id)

@@ -245,8 +245,9 @@ def begin_step(
     batch: int,
     action: str,
     instances: list[str],
+    runner: str = "",
 ) -> None:
-    """Record that a step started (again, when a resumed run repeats it)."""
+    """Record that a step started (again, when a run resumes), and which process runs it."""
     step = session.scalar(
         select(DeploymentStep).where(
             DeploymentStep.deployment_id == deployment_id, DeploymentStep.seq == seq
@@ -256,10 +257,11 @@ def begin_step(
         step = DeploymentStep(deployment_id=deployment_id, seq=seq, detail={})
         session.add(step)
     step.phase, step.batch, step.action, step.instances = phase, batch, action, instances
-    attempts = int((step.detail or {}).get("attempts", 0)) + 1
+    before = step.detail or {}
+    attempts, runners = int(before.get("attempts", 0)) + 1, [*before.get("runners", []), runner]
     step.state, step.detail, step.started_at, step.finished_at = (
         "running",
-        {"attempts": attempts},
+        {"attempts": attempts, "runners": runners},
         utcnow(),
         None,
     )
@@ -451,3 +453,4 @@ from flywheel.deploy.reports import delivery_runs as delivery_runs  # noqa: E402
 from flywheel.deploy.reports import deployment_counts as deployment_counts  # noqa: E402
 from flywheel.deploy.reports import lead_time_query as lead_time_query  # noqa: E402
 from flywheel.deploy.reports import rollback_runs as rollback_runs  # noqa: E402
+from flywheel.deploy.reports import waiting_runs as waiting_runs  # noqa: E402

@@ -32,8 +32,7 @@ Runner = Annotated[Actor, Depends(require(Permission.DEPLOY_RUN))]
 
 
 def _start(request: Request, deployment_id: int, workflow_id: str) -> None:
-    durable.launch(get_database(request), request.app.state.settings)
-    durable.start_run(deployment_id, workflow_id)
+    durable.submit(get_database(request), request.app.state.settings, deployment_id, workflow_id)
 
 
 def _detail(session: DbSession, deployment_id: int) -> DeploymentDetailOut:

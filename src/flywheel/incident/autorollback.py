@@ -204,8 +204,7 @@ def _start_pending(session: Session) -> None:
     if not pending or _runtime.database is None or _runtime.settings is None:
         return
     try:
-        durable.launch(_runtime.database, _runtime.settings)
         for rollback_id, workflow_id in pending:
-            durable.start_run(rollback_id, workflow_id)
+            durable.submit(_runtime.database, _runtime.settings, rollback_id, workflow_id)
     except Exception:  # the runs are committed as pending: the next launch resumes them
         log.exception("could not start automatic rollback run(s) %s", pending)

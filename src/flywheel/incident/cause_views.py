@@ -86,8 +86,8 @@ def roll_back_suspect(
     )
     session.commit()
     if run.id != data.deployment_id:
-        durable.launch(get_database(request), request.app.state.settings)
-        durable.start_run(run.id, run.workflow_id)
+        settings = request.app.state.settings
+        durable.submit(get_database(request), settings, run.id, run.workflow_id)
     return DeploymentOut.model_validate(run)
 
 

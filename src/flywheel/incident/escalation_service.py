@@ -17,6 +17,7 @@ from flywheel.incident import oncall_service
 from flywheel.incident.escalation_models import ContactMethod, Escalation, EscalationPolicy
 from flywheel.incident.escalation_schemas import ContactIn, PolicyCreate, PolicyFields
 from flywheel.incident.models import Incident
+from flywheel.workers.queues import QueueStat, due_stat
 
 if TYPE_CHECKING:
     from flywheel.incident.intake import IntakeResult
@@ -288,3 +289,10 @@ def on_intake(session: Session, result: IntakeResult, actor: Actor, now: datetim
     """The intake reaction: page for incidents a batch opened or reopened."""
     numbers = result.incidents_opened + result.incidents_reopened
     start(session, incident_ids=ids_of_numbers(session, numbers), now=now)
+
+
+def due_escalations(session: Session, now: datetime) -> QueueStat:
+    """Escalations whose next step is due: how many, and the earliest due time."""
+    return due_stat(
+        session, Escalation.next_at, Escalation.state == ACTIVE, Escalation.next_at <= now
+    )

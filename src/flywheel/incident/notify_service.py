@@ -22,6 +22,7 @@ from flywheel.incident.notifiers import DeliveryError, Message, Notifier, Target
 from flywheel.incident.notifiers.email import EmailNotifier, SmtpServer
 from flywheel.incident.notifiers.slack import SlackNotifier
 from flywheel.incident.notifiers.webhook import WebhookNotifier
+from flywheel.workers.queues import QueueStat, due_stat
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 NOTIFIER = system_actor("notify")
@@ -335,3 +336,9 @@ def retry_now(session: Session, *, actor: Actor, delivery_id: int) -> Notificati
         after={"status": row.status, "attempts": row.attempts},
     )
     return row
+
+
+def due_deliveries(session: Session, now: datetime) -> QueueStat:
+    """Notifications waiting to be sent (or re-sent): how many, and since when."""
+    due = NotificationDelivery.next_attempt_at
+    return due_stat(session, due, NotificationDelivery.status == PENDING, due <= now)

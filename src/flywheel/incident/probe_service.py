@@ -17,6 +17,7 @@ from flywheel.incident.probe_check import ProbeSpec, parse_status
 from flywheel.incident.probe_models import Probe, ProbeRun
 from flywheel.incident.probe_schemas import ProbeCreate, ProbeUpdate
 from flywheel.slo.sources import ProbeResult
+from flywheel.workers.queues import QueueStat, due_stat
 
 _SHOWN = (
     "ci_key",
@@ -166,3 +167,9 @@ def results_for_service(
         .order_by(ProbeRun.at)
     )
     return [ProbeResult(at=at, ok=ok, latency_ms=ms) for at, ok, ms in session.execute(query)]
+
+
+def overdue_probes(session: Session, now: datetime) -> QueueStat:
+    """Enabled probes whose run is due: how many, and the earliest due time."""
+    due = Probe.next_run_at
+    return due_stat(session, due, Probe.enabled.is_(True), due <= now)

@@ -21,6 +21,9 @@ from flywheel.deploy import service as deploy_service
 from flywheel.deploy.drivers.base import DriverError
 from flywheel.deploy.drivers.registry import load_balancer_for
 from flywheel.errors import FlywheelError
+from flywheel.workers import metrics as worker_metrics
+from flywheel.workers import service as workers_service
+from flywheel.workers.identity import RUNS_WORK
 
 STUCK_AFTER = timedelta(minutes=10)
 ACTIVE_RUN_STATES = ("running", "rolling_back")
@@ -66,6 +69,7 @@ def examine(settings: Settings, *, verify_audit: bool = True) -> list[Finding]:
         if findings[-1].status == "ok":
             checks: list[Callable[[Database], Finding | list[Finding]]] = [
                 _work_database(settings),
+                _workers(settings),
                 _stuck_runs,
                 _load_balancers,
             ]
@@ -145,6 +149,31 @@ def _work_database(settings: Settings) -> Callable[[Database], Finding]:
     return check
 
 
+def _workers(settings: Settings) -> Callable[[Database], Finding]:
+    def check(db: Database) -> Finding:
+        now, dead_after = utcnow(), timedelta(seconds=settings.worker_dead_after_s)
+        with db.session() as session:
+            rows = [r for r in workers_service.list_processes(session) if r.role in RUNS_WORK]
+        states = {row.id: worker_metrics.state_of(row, now, dead_after) for row in rows if row.pid}
+        alive = sorted(key for key, state in states.items() if state == "alive")
+        dead = sorted(key for key, state in states.items() if state == "dead")
+        if not alive:
+            return _warn(
+                "background workers",
+                "no live process runs background work (deployment runs, paging, probes)",
+                "start `flywheel worker` (or `flywheel serve` without --api-only)",
+            )
+        if dead:
+            return _warn(
+                "background workers",
+                f"{len(alive)} alive; silent and not yet recovered: {', '.join(dead[:5])}",
+                "a live worker recovers them within a heartbeat; if not, see its log",
+            )
+        return _ok("background workers", f"{len(alive)} alive: {', '.join(alive[:5])}")
+
+    return check
+
+
 def _stuck_runs(db: Database) -> Finding:
     stuck: list[str] = []
     cutoff = utcnow() - STUCK_AFTER
@@ -158,7 +187,7 @@ def _stuck_runs(db: Database) -> Finding:
     return _warn(
         "deployment workers",
         f"no progress for {int(STUCK_AFTER.total_seconds() // 60)} min: {', '.join(stuck[:10])}",
-        "start `flywheel serve` (it resumes unfinished runs); see its log for the step",
+        "start `flywheel worker` or `flywheel serve` (they resume unfinished runs); see the log",
     )
 
 

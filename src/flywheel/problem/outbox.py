@@ -17,6 +17,7 @@ from flywheel.db import Database, utcnow
 from flywheel.errors import Conflict, NotFound
 from flywheel.problem.models import Delivery
 from flywheel.problem.routing import next_delay
+from flywheel.workers.queues import QueueStat, due_stat
 
 LEASE = timedelta(minutes=2)
 Sender = Callable[[str, dict[str, Any]], int]
@@ -121,3 +122,9 @@ def retry(session: Session, *, actor: Actor, delivery_id: int) -> Delivery:
         after={"attempts": delivery.attempts},
     )
     return delivery
+
+
+def due_deliveries(session: Session, now: datetime) -> QueueStat:
+    """Tracker webhooks waiting to be sent: how many, and since when."""
+    due = Delivery.next_attempt_at
+    return due_stat(session, due, Delivery.state == "pending", due <= now)

@@ -148,8 +148,8 @@ def _control(
         return _detail(request, session, viewer, deployment_id, status=status, error=message)
     session.commit()
     if deployment.id != deployment_id:  # a finished run is undone by a new run
-        durable.launch(get_database(request), request.app.state.settings)
-        durable.start_run(deployment.id, deployment.workflow_id)
+        settings = request.app.state.settings
+        durable.submit(get_database(request), settings, deployment.id, deployment.workflow_id)
     return redirect(request, f"/deployments/{deployment.id}?notice={control}")
 
 

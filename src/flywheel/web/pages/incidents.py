@@ -264,8 +264,8 @@ def roll_back_suspect(
         return _failed(request, session, viewer, incident_id, exc)
     session.commit()
     if run.id != data.deployment_id:  # a finished run is undone by a new run
-        durable.launch(get_database(request), request.app.state.settings)
-        durable.start_run(run.id, run.workflow_id)
+        settings = request.app.state.settings
+        durable.submit(get_database(request), settings, run.id, run.workflow_id)
     return redirect(request, f"/deployments/{run.id}?notice=rollback")
 
 

@@ -1,0 +1,1 @@
+"""Flywheel's own processes: who runs background work, whether they are alive, what waits."""
