@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -109,6 +110,10 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _up_or_exited(port: int, process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is not None or _ready(port)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -132,11 +137,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     apis = [_start_api(env, port, work / f"api{i + 1}.log") for i, port in enumerate(ports)]
     haproxy: subprocess.Popen[bytes] | None = None
     try:
-        for port, api in zip(ports, apis, strict=True):
-            wait_until(lambda p=port, a=api: _ready(p) or a.poll() is not None, timeout_s=60)
-            assert api.poll() is None, (work / "api1.log").read_text() + (
-                work / "api2.log"
-            ).read_text()
+        for i, (port, api) in enumerate(zip(ports, apis, strict=True)):
+            wait_until(partial(_up_or_exited, port, api), timeout_s=60, what=f"api{i + 1}")
+            assert api.poll() is None, (work / f"api{i + 1}.log").read_text()
         socket_path = work / "lb.sock"
         front = free_port()
         with (work / "haproxy.log").open("ab") as log:
@@ -147,7 +150,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        built = Stack(f"http://127.0.0.1:{front}", token, apis, HaproxyLoadBalancer(str(socket_path)))
+        built = Stack(
+            f"http://127.0.0.1:{front}", token, apis, HaproxyLoadBalancer(str(socket_path))
+        )
         wait_until(lambda: socket_path.exists(), timeout_s=10, what="the admin socket")
         wait_until(
             lambda: all(row["status"] == "UP" for row in built.servers().values()),
@@ -171,9 +176,10 @@ def test_config_is_valid_with_the_documented_variables(tmp_path: Path) -> None:
 
 def test_config_accepts_a_tls_bind_line(tmp_path: Path) -> None:
     pem = tmp_path / "flywheel.pem"
+    key, cert = str(pem), str(tmp_path / "c.pem")
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
     made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=flywheel.test", "-keyout", str(pem), "-out", str(tmp_path / "c.pem")],
+        [*openssl, "-subj", "/CN=flywheel.test", "-keyout", key, "-out", cert],
         capture_output=True,
         timeout=60,
     )
@@ -188,6 +194,14 @@ def test_config_refuses_a_missing_variable(tmp_path: Path) -> None:
     env = lb_env(tmp_path / "lb.sock", "127.0.0.1:8080", (8001, 8002))
     del env["FLYWHEEL_LB_RATE"]
     assert check_config(env).returncode != 0
+
+
+def test_env_example_sets_exactly_the_variables_the_config_reads() -> None:
+    used = set(re.findall(r"\$\{(FLYWHEEL_[A-Z0-9_]+)", CONFIG.read_text().split("\nglobal")[1]))
+    example = CONFIG.parent / "flywheel-lb.env.example"
+    active = re.findall(r"^(FLYWHEEL_[A-Z0-9_]+)=", example.read_text(), flags=re.M)
+    assert used == {f"FLYWHEEL_{n}" for n in ("LB_BIND", "API_1", "API_2", "LB_SOCKET", "LB_RATE")}
+    assert set(active) == used
 
 
 def test_readyz_through_haproxy(stack: Stack) -> None:
