@@ -29,6 +29,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "contrib" / "haproxy" / "flywheel
 FLYWHEEL = [sys.executable, "-m", "flywheel"]
 BACKEND = "flywheel_api"
 RATE = 100  # FLYWHEEL_LB_RATE: requests per address per 10 s
+ANONYMOUS_BURST = 3  # Flywheel's per-address burst, per API process
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -89,6 +90,9 @@ def _flywheel_env(home: Path) -> dict[str, str]:
         "FLYWHEEL_SLO_ALERT_MINUTES": "0",
         "FLYWHEEL_PROBLEM_WORKER_SECONDS": "0",
         "FLYWHEEL_NOTIFY_WORKER_INTERVAL_S": "0",
+        # Flywheel's own per-address limit for callers without a token, small enough to hit.
+        "FLYWHEEL_RATE_LIMIT_ANONYMOUS_BURST": str(ANONYMOUS_BURST),
+        "FLYWHEEL_RATE_LIMIT_ANONYMOUS_PER_S": "0.01",
     }
 
 
@@ -255,6 +259,26 @@ def test_per_address_limit_answers_429_with_retry_after(stack: Stack) -> None:
     assert limited.headers["retry-after"] == "10"
     assert limited.json()["error"]["code"] == "rate_limited"
     assert unaffected.status_code == 200
+
+
+def test_flywheel_sees_the_client_address_not_a_forged_one(stack: Stack) -> None:
+    """HAProxy sends the client's address in X-Forwarded-For; uvicorn trusts it from 127.0.0.1.
+
+    A forged header is dropped by HAProxy (and uvicorn would take the rightmost untrusted
+    address anyway), so it never borrows another address's budget.
+    """
+
+    def anonymous(source: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source)) as client:
+            return client.get(f"{stack.url}/api/v1/me", headers=headers, timeout=15)
+
+    spent = [anonymous("127.0.0.6") for _ in range(2 * ANONYMOUS_BURST + 2)]
+    limited = [a for a in spent if a.status_code == 429]
+    assert limited, [a.status_code for a in spent]
+    assert "too many requests: try again" in limited[0].json()["error"]["message"]  # Flywheel's
+    assert anonymous("127.0.0.7").status_code == 401  # another address has its own budget
+    forged = anonymous("127.0.0.8", {"X-Forwarded-For": "127.0.0.6"})
+    assert forged.status_code == 401  # not counted as 127.0.0.6
 
 
 def test_keeps_serving_when_an_api_process_is_killed(stack: Stack) -> None:
