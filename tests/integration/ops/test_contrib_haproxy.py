@@ -99,7 +99,7 @@ def _flywheel_env(home: Path) -> dict[str, str]:
 def _start_api(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*FLYWHEEL, "serve", "--port", str(port), "--no-upgrade"],
+            [*FLYWHEEL, "serve", "--api-only", "--port", str(port), "--no-upgrade"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -170,7 +170,6 @@ def test_the_services_run_the_commands_the_docs_describe() -> None:
     assert backup[0][1].startswith("/var/backups/flywheel/$(date -u +%Y-%m-%dT%H%M%SZ)")
 
 
-@pytest.mark.xfail(strict=True, reason="lands with the worker split")
 def test_the_worker_split_exists() -> None:
     for path in PENDING_COMMANDS:
         assert has_command(path), f"no `flywheel {' '.join(path)}`"
