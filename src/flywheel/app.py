@@ -67,6 +67,7 @@ from flywheel.slo import schedule as slo_schedule
 from flywheel.slo import sources as slo_sources
 from flywheel.slo.views import router as slo_router
 from flywheel.vault import keyring as vault_keyring
+from flywheel.vault.views import router as vault_router
 from flywheel.web.console import install_console
 
 log = logging.getLogger("flywheel")
@@ -91,6 +92,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     delivery_router,
     problem_router,
     known_error_router,
+    vault_router,
 ]
 
 

@@ -20,6 +20,7 @@ from flywheel.problem import models as problem_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
+from flywheel.vault import models as vault_models
 from flywheel.web import models as web_models
 
 metadata = Base.metadata
@@ -41,5 +42,6 @@ __all__ = [
     "release_models",
     "risk_models",
     "slo_models",
+    "vault_models",
     "web_models",
 ]
