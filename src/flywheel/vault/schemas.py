@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from flywheel.schemas import RequestModel, ResponseModel, Slug
 from flywheel.vault.credential_values import CredentialKind
 
 MAX_VALUE_CHARS = 262_144  # kubeconfigs embed certificates; a key is a few kB
+# Kept as sent (no stripping): a file's bytes are what its fingerprint describes.
+SecretText = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_VALUE_CHARS)
+]
 
 
 class CredentialCreate(RequestModel):
@@ -17,7 +22,7 @@ class CredentialCreate(RequestModel):
 
     name: Slug
     kind: CredentialKind
-    value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    value: SecretText
     description: str = Field(default="", max_length=500)
     owner_team: Slug | None = None
 
@@ -26,7 +31,7 @@ class CredentialRotate(RequestModel):
     """A new value for a credential (send the version you read)."""
 
     version: int = Field(ge=1)
-    value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    value: SecretText
 
 
 class CredentialOut(ResponseModel):

@@ -120,7 +120,7 @@ def _named_by(attributes: dict[str, Any] | None) -> set[str]:
 
 
 def referencing_cis(session: Session, *, name: str) -> list[str]:
-    """Keys of the pools whose deploy settings name this credential ("credential:NAME")."""
+    """Keys of the pools whose deploy settings name this credential ("credential:NAME"), sorted."""
     found: list[str] = []
     after_id = 0
     while True:
@@ -129,7 +129,7 @@ def referencing_cis(session: Session, *, name: str) -> list[str]:
         )
         found += [ci.key for ci in page if name in _named_by(ci.attributes)]
         if len(page) < _SCAN_PAGE:
-            return found
+            return sorted(found)
         after_id = page[-1].id
 
 
