@@ -11,10 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flywheel.auth.roles import Role
+from flywheel.cmdb import service as cmdb_service
+from flywheel.cmdb.schemas import CIUpdate
 from flywheel.db import Database
+from flywheel.deploy import run_steps
+from flywheel.deploy import service as deploy_service
 from flywheel.deploy.drivers.base import Instance
 from flywheel.deploy.drivers.registry import target_for
 from flywheel.deploy.drivers.ssh import SshTarget
+from flywheel.deploy.schemas import DeploymentCreate
+from flywheel.release import service as release_service
+from flywheel.release.schemas import EnvironmentIn
 from flywheel.vault import service as vault_service
 from flywheel.vault.credential_values import CredentialKind
 from flywheel.vault.schemas import CredentialCreate
@@ -145,3 +152,30 @@ def test_a_missing_credential_stops_the_deployment_before_it_starts(
     assert "client_keys names credential 'nowhere', which does not exist" in message
     listed = client.get("/api/v1/deployments", headers=admin.headers)
     assert listed.json()["items"] == []
+
+
+def test_a_step_whose_credential_is_gone_fails_before_touching_the_host(
+    server: Sshd, db: Database, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    reference = _store_key_and_forget_the_file(db, server)
+    _describe_ssh_pool(db, _ssh_settings(server, remote, reference), free_port())
+    held = DeploymentCreate(pool="shop-pool", version="v2", environment="staging")
+    with db.session(write=True) as session:
+        staging = EnvironmentIn(rank=1)
+        release_service.put_environment(session, actor=SYSTEM, name="staging", data=staging)
+        deployment = deploy_service.create_deployment(session, actor=SYSTEM, data=held)
+        session.commit()
+        # The pool stops naming the key, so it may go; the run's snapshot still names it.
+        cmdb_service.update_ci(
+            session, actor=SYSTEM, key="shop-pool", data=CIUpdate(version=1, attributes={})
+        )
+        vault_service.delete_credential(session, actor=SYSTEM, name="deploy-key")
+        session.commit()
+
+    step = run_steps.act(db, deployment.id, 1, "deploy", 0, "start", ["web-1"], [])
+
+    assert step["outcome"] == "failed"
+    assert "client_keys names credential 'deploy-key', which does not exist" in step["reason"]
+    assert not (remote / "releases").exists()  # no command ran on the host
