@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
-
 from flywheel.deploy.drivers.base import DriverError, LoadBalancer, Target
 from flywheel.errors import InvalidInput, NotFound
 from flywheel.vault.credential_values import CredentialKind, referenced_name, ssh_key
+from flywheel.vault.credential_values import kubeconfig as kubeconfig_of
 
 if TYPE_CHECKING:
     import asyncssh
@@ -197,7 +196,7 @@ def rollout_for(
             lambda: KubernetesRollout.from_kubeconfig(kubeconfig=kubeconfig, **where),
         )
     value = _credential(credentials, name, CredentialKind.KUBECONFIG, "kubeconfig")
-    loaded = yaml.safe_load(value)
+    loaded = kubeconfig_of(value)
     return _building(
         "kubernetes rollout", lambda: KubernetesRollout.from_kubeconfig_dict(loaded, **where)
     )
