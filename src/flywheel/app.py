@@ -47,6 +47,7 @@ from flywheel.problem.views import router as problem_router
 from flywheel.release.views import router as release_router
 from flywheel.risk.views import router as risk_router
 from flywheel.slo.views import router as slo_router
+from flywheel.vault.views import router as vault_router
 from flywheel.web.console import install_console
 from flywheel.wiring import install_domains
 from flywheel.workers.identity import Role, identify
@@ -73,6 +74,7 @@ DOMAIN_ROUTERS: list[APIRouter] = [
     delivery_router,
     problem_router,
     known_error_router,
+    vault_router,
 ]
 
 

@@ -20,6 +20,7 @@ from flywheel.problem import models as problem_models
 from flywheel.release import models as release_models
 from flywheel.risk import models as risk_models
 from flywheel.slo import models as slo_models
+from flywheel.vault import models as vault_models
 from flywheel.web import models as web_models
 from flywheel.workers import models as worker_models
 
@@ -42,6 +43,7 @@ __all__ = [
     "release_models",
     "risk_models",
     "slo_models",
+    "vault_models",
     "web_models",
     "worker_models",
 ]

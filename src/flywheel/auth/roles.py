@@ -52,6 +52,8 @@ class Permission(StrEnum):
     DELIVERY_READ = "delivery:read"
     PROBLEM_READ = "problem:read"
     PROBLEM_MANAGE = "problem:manage"
+    CREDENTIAL_READ = "credential:read"
+    CREDENTIAL_MANAGE = "credential:manage"
 
     @property
     def is_read(self) -> bool:
@@ -106,6 +108,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SLO_MANAGE,
             Permission.PROBE_MANAGE,
             Permission.ROLLBACK_POLICY_MANAGE,
+            Permission.CREDENTIAL_READ,
+            Permission.CREDENTIAL_MANAGE,
         }
     ),
     Role.CHANGE_MANAGER: frozenset(

@@ -14,6 +14,7 @@ from flywheel.cli import (
     change_commands,
     change_schedule_commands,
     cmdb_commands,
+    credential_commands,
     db_commands,
     delivery_commands,
     demo_commands,
@@ -66,6 +67,7 @@ app.add_typer(escalation_commands.app, name="escalation")
 app.add_typer(slo_commands.app, name="slo")
 app.add_typer(delivery_commands.app, name="delivery")
 app.add_typer(secrets_commands.app, name="secrets")
+app.add_typer(credential_commands.app, name="credential")
 app.add_typer(problem_commands.app, name="problem")
 app.add_typer(problem_commands.known_error_app, name="known-error")
 _ = risk_model_commands  # adds train, models and promote to `flywheel risk`

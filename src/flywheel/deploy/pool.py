@@ -15,6 +15,7 @@ from flywheel.deploy.drivers.base import Instance
 from flywheel.deploy.drivers.registry import load_balancer_for, target_for
 from flywheel.deploy.schemas import RolloutSettings
 from flywheel.errors import InvalidInput
+from flywheel.vault.service import CredentialLookup
 
 POOL_TYPE = "service_pool"
 
@@ -115,8 +116,9 @@ def toolkit_for(
     *,
     pool: str,
     should_stop: Callable[[], bool] = lambda: False,
+    credentials: CredentialLookup | None = None,
 ) -> Toolkit:
-    """The drivers of a run, from the snapshot stored with it."""
+    """The drivers of a run, from the snapshot stored with it (credentials: the vault's)."""
     instances = {
         i["key"]: Instance(i["key"], i["host"], i["port"], i.get("lb_server"))
         for i in record["instances"]
@@ -125,7 +127,7 @@ def toolkit_for(
     backend = lb_config.pop("backend", None) or pool
     return Toolkit(
         lb=load_balancer_for(lb_config),
-        target=target_for(record["target"]),
+        target=target_for(record["target"], credentials),
         backend=str(backend),
         instances=instances,
         settings=settings,

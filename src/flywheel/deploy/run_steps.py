@@ -18,6 +18,7 @@ from flywheel.deploy.models import Deployment
 from flywheel.deploy.pool import toolkit_for
 from flywheel.deploy.schemas import RolloutSettings
 from flywheel.release import service as release_service
+from flywheel.vault import service as vault_service
 
 log = logging.getLogger("flywheel.deploy")
 ACTOR = system_actor("deploy")
@@ -165,6 +166,7 @@ def _perform(
         RolloutSettings(**dep.settings),
         pool=dep.pool,
         should_stop=lambda: phase == "deploy" and _control(db, dep.id) in ("abort", "rollback"),
+        credentials=vault_service.lookup_through(db),
     )
     detail = actions.perform(kit, action, instances, versions=versions, updated=updated)
     if action == "bake":

@@ -23,6 +23,7 @@ from flywheel.deploy.pool import PoolSetup, resolve_pool, toolkit_for
 from flywheel.deploy.schemas import DeploymentCreate, RolloutSettings
 from flywheel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from flywheel.release import service as release_service
+from flywheel.vault import service as vault_service
 
 ACTIVE_STATES = ("pending", "running", "paused", "rolling_back")
 FINAL_STATES = ("succeeded", "rolled_back", "failed", "aborted")
@@ -42,9 +43,12 @@ def _plan(setup: PoolSetup, settings: RolloutSettings) -> list[list[str]]:
         raise InvalidInput(f"cannot plan a rolling bounce of '{setup.pool}': {exc}") from exc
 
 
-def _preflight(setup: PoolSetup, settings: RolloutSettings) -> dict[str, str | None]:
+def _preflight(
+    session: Session, setup: PoolSetup, settings: RolloutSettings
+) -> dict[str, str | None]:
     """Check the load balancer answers and knows every instance; the versions running now."""
-    kit = toolkit_for(setup.as_record(), settings, pool=setup.pool)
+    credentials = vault_service.lookup_in(session)
+    kit = toolkit_for(setup.as_record(), settings, pool=setup.pool, credentials=credentials)
     try:
         known = {s.server for s in kit.lb.stats(kit.backend)}
     except DriverError as exc:
@@ -92,7 +96,7 @@ def create_deployment(session: Session, *, actor: Actor, data: DeploymentCreate)
     setup = resolve_pool(session, service=data.service, pool=data.pool)
     batches = _plan(setup, data.settings)
     gates = _check_gates(session, actor=actor, data=data, setup=setup)
-    previous = _preflight(setup, data.settings)
+    previous = _preflight(session, setup, data.settings)
     known = sorted({v for v in previous.values() if v})
     deployment = Deployment(
         service=setup.service,

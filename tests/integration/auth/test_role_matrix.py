@@ -36,6 +36,7 @@ GOVERNORS = frozenset({Role.CHANGE_MANAGER, Role.ADMIN})
 ALERTERS = frozenset({Role.DEVELOPER, Role.OPERATOR, Role.ADMIN})
 RESPONDERS = WORKERS
 INTEGRATION_READERS = frozenset({Role.OPERATOR, Role.AUDITOR, Role.ADMIN})
+CREDENTIAL_READERS = INTEGRATION_READERS
 
 _serial = count(1)
 
@@ -154,6 +155,14 @@ class World:
         )
         assert made.status_code == 201, made.text
         return name, str(made.json()["token"])
+
+    def credential(self) -> str:
+        """A fresh token credential made by the admin (at version 1): its name."""
+        name = f"cred{next(_serial)}"
+        body = {"name": name, "kind": "token", "value": "t0ken"}
+        made = self.client.post("/api/v1/credentials", json=body, headers=self.admin.headers)
+        assert made.status_code == 201, made.text
+        return name
 
     def new_incident(self, *, resolved: bool = False) -> tuple[int, int]:
         """A fresh incident (optionally resolved by the admin): (id, version)."""
@@ -596,6 +605,31 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
             f"/integrations/alertmanager?token={w.new_integration()[1]}",
             am_payload(am_alert("matrix", instance="db1")),
         ),
+    ),
+    ("POST", "/credentials"): (
+        OPS,
+        lambda w: (
+            "POST",
+            "/credentials",
+            {"name": f"cred{next(_serial)}", "kind": "token", "value": "t0ken"},
+        ),
+    ),
+    ("GET", "/credentials"): (CREDENTIAL_READERS, lambda w: ("GET", "/credentials", None)),
+    ("GET", "/credentials/{name}"): (
+        CREDENTIAL_READERS,
+        lambda w: ("GET", f"/credentials/{w.credential()}", None),
+    ),
+    ("POST", "/credentials/{name}/rotate"): (
+        OPS,
+        lambda w: (
+            "POST",
+            f"/credentials/{w.credential()}/rotate",
+            {"version": 1, "value": "n3w"},
+        ),
+    ),
+    ("DELETE", "/credentials/{name}"): (
+        OPS,
+        lambda w: ("DELETE", f"/credentials/{w.credential()}", None),
     ),
     ("POST", "/alerts"): (
         ALERTERS,

@@ -118,6 +118,27 @@ class KubernetesRollout:
             client.AppsV1Api(), namespace=namespace, deployment=deployment, container=container
         )
 
+    @classmethod
+    def from_kubeconfig_dict(
+        cls,
+        kubeconfig: dict[str, Any],
+        *,
+        namespace: str,
+        deployment: str,
+        container: str | None = None,
+        context: str | None = None,
+    ) -> KubernetesRollout:
+        """Connect with a kubeconfig held in memory (a stored credential), not the global one."""
+        configuration = client.Configuration()
+        try:
+            config.load_kube_config_from_dict(
+                kubeconfig, context=context, client_configuration=configuration
+            )
+        except (config.ConfigException, OSError, KeyError, TypeError, ValueError) as exc:
+            raise DriverError(f"cannot load the Kubernetes configuration: {exc}") from exc
+        api = client.AppsV1Api(client.ApiClient(configuration))
+        return cls(api, namespace=namespace, deployment=deployment, container=container)
+
     def _where(self) -> str:
         return f"deployment {self.namespace}/{self.deployment}"
 

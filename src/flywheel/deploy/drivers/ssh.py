@@ -98,12 +98,15 @@ class SshTarget:
         *,
         username: str | None = None,
         port: int = 22,
-        client_keys: Sequence[str] | None = None,
+        client_keys: Sequence[str | asyncssh.SSHKey] | None = None,
         known_hosts: str | tuple[()] | None = (),
         connect_timeout_s: float = 10.0,
         command_timeout_s: float = 60.0,
     ) -> None:
-        """known_hosts: a file, () for ~/.ssh/known_hosts, or None to skip host key checks."""
+        """client_keys: key files or keys already loaded (from the credential store).
+
+        known_hosts: a file, () for ~/.ssh/known_hosts, or None to skip host key checks.
+        """
         self.commands = commands
         self.username = username
         self.port = port
