@@ -240,73 +240,6 @@ def request_control(
     return deployment
 
 
-def begin_step(
-    session: Session,
-    *,
-    deployment_id: int,
-    seq: int,
-    phase: str,
-    batch: int,
-    action: str,
-    instances: list[str],
-    runner: str = "",
-) -> None:
-    """Record that a step started (again, when a run resumes), and which process runs it."""
-    step = session.scalar(
-        select(DeploymentStep).where(
-            DeploymentStep.deployment_id == deployment_id, DeploymentStep.seq == seq
-        )
-    )
-    if step is None:
-        step = DeploymentStep(deployment_id=deployment_id, seq=seq, detail={})
-        session.add(step)
-    step.phase, step.batch, step.action, step.instances = phase, batch, action, instances
-    before = step.detail or {}
-    attempts, runners = int(before.get("attempts", 0)) + 1, [*before.get("runners", []), runner]
-    step.state, step.detail, step.started_at, step.finished_at = (
-        "running",
-        {"attempts": attempts, "runners": runners},
-        utcnow(),
-        None,
-    )
-
-
-def finish_step(
-    session: Session,
-    *,
-    actor: Actor,
-    deployment_id: int,
-    seq: int,
-    state: str,
-    detail: dict[str, Any],
-) -> None:
-    """Record how a step ended, audited."""
-    step = session.scalar(
-        select(DeploymentStep).where(
-            DeploymentStep.deployment_id == deployment_id, DeploymentStep.seq == seq
-        )
-    )
-    if step is None:
-        raise NotFound(f"deployment {deployment_id} has no step {seq}")
-    step.state, step.finished_at = state, utcnow()
-    step.detail = {**(step.detail or {}), **detail}
-    audit.record(
-        session,
-        actor=actor,
-        action=f"deploy.step.{step.action}",
-        object_type="deployment",
-        object_id=deployment_id,
-        after={
-            "seq": seq,
-            "phase": step.phase,
-            "batch": step.batch,
-            "instances": step.instances,
-            "state": state,
-            **detail,
-        },
-    )
-
-
 def set_state(
     session: Session,
     *,
@@ -458,3 +391,5 @@ from flywheel.deploy.reports import deployment_counts as deployment_counts  # no
 from flywheel.deploy.reports import lead_time_query as lead_time_query  # noqa: E402
 from flywheel.deploy.reports import rollback_runs as rollback_runs  # noqa: E402
 from flywheel.deploy.reports import waiting_runs as waiting_runs  # noqa: E402
+from flywheel.deploy.steps import begin_step as begin_step  # noqa: E402
+from flywheel.deploy.steps import finish_step as finish_step  # noqa: E402
