@@ -24,8 +24,6 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
-    # Bumped by "sign out everywhere": console sessions of an older generation are refused.
-    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -99,6 +97,21 @@ class TeamMember(Base):
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class SessionGeneration(Base):
+    """How many times a user was signed out everywhere: older console sessions are refused.
+
+    A table of its own (one row per user who was ever signed out everywhere), so bumping it
+    leaves the user's version alone.
+    """
+
+    __tablename__ = "session_generations"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(default=0)
 
 
 class ApiToken(Base):

@@ -366,14 +366,14 @@ def actor_by_id(
     For sessions that outlive the credential check: a deactivated user, a revoked or
     expired token, or a sign-out everywhere since (`generation` is the session's) ends them.
     """
-    user = session.get(User, user_id)
-    if generation is not None and user is not None and user.session_generation != generation:
+    if generation is not None and session_generation(session, user_id=user_id) != generation:
         raise Unauthenticated("you were signed out everywhere: sign in again")
     if token_id is not None:
         token = session.get(ApiToken, token_id)
         if token is None or token.user_id != user_id:
             raise Unauthenticated("unknown API token")
         return _token_actor(token)
+    user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthenticated("this user no longer exists or is deactivated")
     return actor_for(user)

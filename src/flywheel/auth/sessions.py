@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
-from flywheel.auth.models import User
-from flywheel.errors import Unauthenticated
+from flywheel.auth.models import SessionGeneration, User
 
 
-def end_all_sessions(session: Session, *, actor: Actor, user: User, reason: str) -> None:
-    """Refuse every console session the user opened so far (the version is left alone)."""
+def end_all_sessions(session: Session, *, actor: Actor, user: User, reason: str) -> int:
+    """Refuse every console session the user opened so far (audited); the new generation."""
     session.flush()
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(session_generation=User.session_generation + 1)
-        .execution_options(synchronize_session=False)
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    bump = (
+        insert(SessionGeneration)
+        .values(user_id=user.id, generation=1)
+        .on_conflict_do_update(
+            index_elements=[SessionGeneration.user_id],
+            set_={"generation": SessionGeneration.generation + 1},
+        )
+        .returning(SessionGeneration.generation)
     )
-    session.expire(user, ["session_generation"])
+    generation = int(session.execute(bump).scalar_one())
     audit.record(
         session,
         actor=actor,
         action="auth.sessions.revoke_all",
         object_type="user",
         object_id=user.username,
-        after={"reason": reason, "session_generation": user.session_generation},
+        after={"reason": reason, "session_generation": generation},
     )
+    return generation
 
 
 def session_generation(session: Session, *, user_id: int) -> int:
     """The user's current session generation: a new console session is opened at it."""
-    found = session.scalar(select(User.session_generation).where(User.id == user_id))
-    if found is None:
-        raise Unauthenticated("this user no longer exists")
-    return found
+    query = select(SessionGeneration.generation).where(SessionGeneration.user_id == user_id)
+    return session.scalar(query) or 0

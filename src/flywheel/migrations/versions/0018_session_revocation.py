@@ -1,4 +1,4 @@
-"""sign out everywhere (a per-user session generation) and the ID token of SSO sessions
+"""sign out everywhere (a session generation per user) and the ID token of SSO sessions
 
 Revision ID: 0018
 Revises: 0016 (to be re-chained onto 0017)
@@ -17,11 +17,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Count each user's sign-out-everywhere; sessions remember their generation and ID token."""
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("session_generation", sa.Integer(), nullable=False, server_default="0")
-        )
+    """Count each user's sign-outs everywhere; sessions remember their generation and ID token."""
+    op.create_table(
+        "session_generations",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_session_generations_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_session_generations")),
+    )
     with op.batch_alter_table("console_sessions") as batch:
         batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("id_token", sa.Text(), nullable=True))
@@ -32,5 +40,4 @@ def downgrade() -> None:
     with op.batch_alter_table("console_sessions") as batch:
         batch.drop_column("id_token")
         batch.drop_column("generation")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("session_generation")
+    op.drop_table("session_generations")
