@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from flywheel.http.deps import DbSession
+from flywheel.http.deps import DbSession, get_database
 from flywheel.web import service
 from flywheel.web.pages.sso import provider_sign_out_url
 from flywheel.web.rendering import redirect, render
@@ -22,9 +22,7 @@ def _forget_cookie(request: Request, response: Response) -> Response:
 
 
 @router.post("/sign-out")
-def sign_out(
-    request: Request, session: DbSession, viewer: CurrentViewer, _: CheckedForm
-) -> Response:
+def sign_out(request: Request, viewer: CurrentViewer, _: CheckedForm) -> Response:
     """End the session on the server, forget the cookie, and sign out at the provider too.
 
     A session from single sign-on whose provider publishes an end-session endpoint goes
@@ -32,8 +30,9 @@ def sign_out(
     rather than a 303: the console's CSP (`form-action 'self'`) would stop a browser from
     following a form's redirect to another site.
     """
-    ended = service.end_session(session, key=viewer.session_key, actor=viewer.actor)
-    session.commit()
+    with get_database(request).session(write=True) as session:  # closed before the provider call
+        ended = service.end_session(session, key=viewer.session_key, actor=viewer.actor)
+        session.commit()
     request.state.viewer = request.state.refreshed_cookie = None
     id_token = ended.id_token if ended else None
     provider_url = provider_sign_out_url(request, id_token) if id_token else None
