@@ -1,7 +1,7 @@
 """sign out everywhere (a session generation per user) and the ID token of SSO sessions
 
 Revision ID: 0018
-Revises: 0016 (to be re-chained onto 0017)
+Revises: 0019
 Create Date: 2026-11-27 02:00:00
 """
 
@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"  # TEMPORARY: the lead re-chains this onto "0017"
+# After 0019, main's head when this landed (0019 itself follows 0017): a database already at
+# 0019 then still gets this one.
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
