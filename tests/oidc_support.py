@@ -30,8 +30,11 @@ class OidcProvider:
 
 
 @contextmanager
-def oidc_provider(redirect_uri: str) -> Iterator[OidcProvider]:
-    """Start the provider with one confidential client; stop it afterwards."""
+def oidc_provider(redirect_uri: str, *, logout: bool = True) -> Iterator[OidcProvider]:
+    """Start the provider with one confidential client; stop it afterwards.
+
+    `logout=False` starts it without an end-session endpoint (no single sign-out).
+    """
     node = shutil.which("node")
     installed = (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir()
     require_component(
@@ -41,6 +44,7 @@ def oidc_provider(redirect_uri: str) -> Iterator[OidcProvider]:
     assert node is not None
     port = free_port()
     argv = [node, "provider.mjs", str(port), CLIENT_ID, CLIENT_SECRET, redirect_uri]
+    argv += [] if logout else ["nologout"]
     process = subprocess.Popen(
         argv, cwd=PROVIDER_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -83,3 +87,43 @@ def log_in_at_provider(authorize_url: str, login: str) -> str:
                 return str(location)
             answer = browser.get(location)
     raise AssertionError("the provider never sent the browser back to Flywheel")
+
+
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+class ProviderBrowser:
+    """One browser at the provider: its session cookie lasts from one sign-on to the next."""
+
+    def __init__(self) -> None:
+        self.http = httpx.Client(follow_redirects=False, timeout=10)
+
+    def close(self) -> None:
+        """Forget the browser."""
+        self.http.close()
+
+    def sign_on(self, authorize_url: str, login: str) -> tuple[str, bool]:
+        """(the redirect back to Flywheel, whether the provider asked for credentials)."""
+        provider = authorize_url.split("/auth")[0]
+        answer, asked = self.http.get(authorize_url), False
+        for _ in range(8):
+            location = str(answer.url.join(answer.headers["location"]))
+            if not location.startswith(provider):
+                return location, asked
+            answer = self.http.get(location)
+            form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
+            if answer.status_code == 200 and form:
+                asked = True
+                fields = {"prompt": "login", "login": login, "password": "anything"}
+                answer = self.http.post(str(answer.url.join(form.group(1))), data=fields)
+        raise AssertionError("the provider never sent the browser back to Flywheel")
+
+    def sign_out(self, end_session_url: str) -> str:
+        """Confirm "Yes, sign me out" on the provider's page; where it sends the browser then."""
+        page = self.http.get(end_session_url)
+        form = re.search(r'<form id="op.logoutForm"[^>]*action="([^"]+)"', page.text)
+        assert form, f"no sign-out form at the provider: {page.status_code} {page.text[:300]}"
+        fields = {**dict(_HIDDEN.findall(page.text)), "logout": "yes"}
+        answer = self.http.post(str(page.url.join(form.group(1))), data=fields)
+        assert answer.is_redirect, answer.text[:300]
+        return str(answer.url.join(answer.headers["location"]))

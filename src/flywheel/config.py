@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     worker_dead_after_s: float = Field(
         default=30.0, gt=0, le=3600, description="Silence after which a peer recovers its work."
     )
+    oidc_post_logout_redirect_uri: str = Field(
+        default="", description="Where the provider sends the browser after signing out there."
+    )
 
     @field_validator("sqlite_synchronous")
     @classmethod

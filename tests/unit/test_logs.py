@@ -24,7 +24,7 @@ def test_a_line_is_one_json_object_with_the_request_id() -> None:
     assert parsed["level"] == "warning" and parsed["request_id"] == "req-123"
 
 
-def test_exceptions_are_kept_and_text_config_is_left_alone() -> None:
+def test_exceptions_are_kept_and_text_config_is_uvicorns_with_redaction() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
@@ -34,5 +34,7 @@ def test_exceptions_are_kept_and_text_config_is_left_alone() -> None:
         record.exc_info = sys.exc_info()
     parsed = json.loads(JsonFormatter().format(record))
     assert "ValueError: boom" in parsed["exception"] and "request_id" not in parsed
-    assert "formatters" not in uvicorn_log_config("info", "text")
+    text = uvicorn_log_config("info", "text")
+    assert text["formatters"]["default"]["()"] == "uvicorn.logging.DefaultFormatter"
+    assert all(h["filters"] == ["redact"] for h in text["handlers"].values())
     assert uvicorn_log_config("info", "json")["loggers"]["uvicorn.access"]["handlers"] == ["json"]

@@ -99,6 +99,21 @@ class TeamMember(Base):
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
+class SessionGeneration(Base):
+    """How many times a user was signed out everywhere: older console sessions are refused.
+
+    A table of its own (one row per user who was ever signed out everywhere), so bumping it
+    leaves the user's version alone.
+    """
+
+    __tablename__ = "session_generations"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(default=0)
+
+
 class ApiToken(Base):
     """A bearer token for the API; only its hash is kept."""
 

@@ -111,3 +111,10 @@ class Me(ResponseModel):
     roles: list[str]
     teams: list[int]
     permissions: list[str]
+
+
+class SessionsEnded(ResponseModel):
+    """A sign-out everywhere: every console session the user had open is refused from now on."""
+
+    username: str
+    ended_at: datetime

@@ -15,6 +15,8 @@ from flywheel.auth.passwords import hash_password, password_matches
 from flywheel.auth.policy import require_different_person, require_permission
 from flywheel.auth.roles import Permission, Role
 from flywheel.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
+from flywheel.auth.sessions import end_all_sessions as _end_sessions
+from flywheel.auth.sessions import session_generation as session_generation
 from flywheel.auth.tokens import generate_token, hash_token, token_hint
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound, StaleVersion, Unauthenticated
@@ -85,12 +87,14 @@ def update_user(session: Session, *, actor: Actor, username: str, data: UserUpda
     user = get_user(session, username=username)
     _check_version("user", username, user.version, data.version)
     before = _user_summary(user)
+    deactivated = False
     if data.roles is not None and set(data.roles) != set(user.role_names):
         require_different_person(actor, user.id, duty="change their own roles")
         user.roles = [UserRole(role=r.value) for r in sorted(set(data.roles))]
     if data.is_active is False and user.is_active:
         require_different_person(actor, user.id, duty="deactivate their own account")
         user.is_active = False
+        deactivated = True
     elif data.is_active:
         user.is_active = True
     for field in ("full_name", "email"):
@@ -113,6 +117,8 @@ def update_user(session: Session, *, actor: Actor, username: str, data: UserUpda
         before=before,
         after=after,
     )
+    if deactivated:
+        _end_sessions(session, actor=actor, user=user, reason="deactivated")
     return user
 
 
@@ -136,6 +142,16 @@ def set_password(session: Session, *, actor: Actor, username: str, password: str
     audit.record(
         session, actor=actor, action="user.set_password", object_type="user", object_id=username
     )
+    _end_sessions(session, actor=actor, user=user, reason="password_changed")
+
+
+def end_sessions(session: Session, *, actor: Actor, username: str | None = None) -> User:
+    """Sign a user out everywhere (yourself, or anyone if you may manage users); audited."""
+    user = get_user(session, username=username or actor.name)
+    if user.id != actor.user_id:
+        require_permission(actor, Permission.USER_MANAGE)
+    _end_sessions(session, actor=actor, user=user, reason="requested")
+    return user
 
 
 def check_password(session: Session, *, username: str, password: str) -> User:
@@ -342,12 +358,16 @@ def authenticate_token(session: Session, *, secret: str) -> Actor:
     return _token_actor(token)
 
 
-def actor_by_id(session: Session, *, user_id: int, token_id: int | None = None) -> Actor:
+def actor_by_id(
+    session: Session, *, user_id: int, token_id: int | None = None, generation: int | None = None
+) -> Actor:
     """The actor of a signed-in user (and the token they signed in with), or Unauthenticated.
 
-    For sessions that outlive the credential check: a deactivated user, or a revoked or
-    expired token, ends them.
+    For sessions that outlive the credential check: a deactivated user, a revoked or
+    expired token, or a sign-out everywhere since (`generation` is the session's) ends them.
     """
+    if generation is not None and session_generation(session, user_id=user_id) != generation:
+        raise Unauthenticated("you were signed out everywhere: sign in again")
     if token_id is not None:
         token = session.get(ApiToken, token_id)
         if token is None or token.user_id != user_id:

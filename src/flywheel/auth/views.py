@@ -11,6 +11,7 @@ from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission, Role
 from flywheel.auth.schemas import (
     Me,
+    SessionsEnded,
     TeamCreate,
     TeamOut,
     TeamUpdate,
@@ -21,6 +22,7 @@ from flywheel.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from flywheel.db import utcnow
 from flywheel.http.deps import CurrentActor, DbSession, cursor_to_id, require
 from flywheel.schemas import Page
 
@@ -43,6 +45,26 @@ def read_me(actor: CurrentActor) -> Me:
         teams=sorted(actor.team_ids),
         permissions=sorted(actor.permissions),
     )
+
+
+@router.post("/me/sessions/revoke-all", response_model=SessionsEnded)
+def end_my_sessions(session: DbSession, actor: CurrentActor) -> SessionsEnded:
+    """Sign out everywhere: end every console session you have open."""
+    user = service.end_sessions(session, actor=actor)
+    session.commit()
+    return SessionsEnded(username=user.username, ended_at=utcnow())
+
+
+@router.post("/users/{username}/sessions/revoke-all", response_model=SessionsEnded)
+def end_user_sessions(
+    username: str,
+    session: DbSession,
+    actor: Annotated[Actor, Depends(require(Permission.USER_MANAGE))],
+) -> SessionsEnded:
+    """End every console session of a user (administrators)."""
+    user = service.end_sessions(session, actor=actor, username=username)
+    session.commit()
+    return SessionsEnded(username=user.username, ended_at=utcnow())
 
 
 @router.get("/users", response_model=Page[UserOut])

@@ -46,9 +46,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=cfg.log_level,
-        log_config=uvicorn_log_config(cfg.log_level, cfg.log_format)
-        if cfg.log_format == "json"
-        else uvicorn.config.LOGGING_CONFIG,
+        log_config=uvicorn_log_config(cfg.log_level, cfg.log_format),
     )
 
 

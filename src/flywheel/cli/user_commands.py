@@ -61,3 +61,16 @@ def list_users(role: Role | None = typer.Option(None, help="Only users with this
                 )
             after = batch[-1].id
     console.print(table)
+
+
+@app.command("sign-out")
+def sign_out(username: str) -> None:
+    """End every console session of a user (sign out everywhere); audited."""
+    from flywheel.web import service as console_sessions
+
+    with write_session() as session:
+        ended = console_sessions.end_sessions_everywhere(
+            session, actor=cli_actor(), username=username
+        )
+        session.commit()
+    console.print(f"signed [bold]{username}[/] out everywhere ({ended} console sessions ended)")

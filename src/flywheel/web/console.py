@@ -12,6 +12,7 @@ from starlette.responses import FileResponse
 from flywheel.config import Settings
 from flywheel.web.errors import install_not_found
 from flywheel.web.pages import (
+    account,
     audit,
     auth,
     changes,
@@ -22,6 +23,7 @@ from flywheel.web.pages import (
     overview,
     problems,
     service_levels,
+    sign_out,
     sso,
 )
 from flywheel.web.sections import Console, Section
@@ -67,6 +69,8 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         "/assets/vendor/plotly.min.js", _vendor_plotly, methods=["GET"], include_in_schema=False
     )
     app.mount("/assets", StaticFiles(directory=STATIC), name="console-assets")
-    for router in (auth.router, sso.router, *(s.router for s in SECTIONS)):
+    for router in (auth.router, sso.router, sign_out.router, account.router):
+        app.include_router(router, include_in_schema=False)
+    for router in (s.router for s in SECTIONS):
         app.include_router(router, include_in_schema=False)
     install_not_found(app)

@@ -8,6 +8,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flywheel.db import Base, utcnow
+from flywheel.vault.types import encrypted
 
 
 class ConsoleSession(Base):
@@ -21,3 +22,6 @@ class ConsoleSession(Base):
     token_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The provider's ID token of a single sign-on session: the hint for signing out there too.
+    id_token: Mapped[str | None] = mapped_column(encrypted("console_sessions", "id_token"))

@@ -31,6 +31,7 @@ class Provider:
     token_endpoint: str
     userinfo_endpoint: str | None
     jwks: Any
+    end_session_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,14 @@ class Attempt:
     state: str
     nonce: str
     verifier: str
+
+
+@dataclass(frozen=True)
+class SignOn:
+    """A completed sign-in at the provider."""
+
+    claims: dict[str, Any]
+    id_token: str
 
 
 class OidcClient:
@@ -82,6 +91,7 @@ class OidcClient:
             token_endpoint=meta["token_endpoint"],
             userinfo_endpoint=meta.get("userinfo_endpoint"),
             jwks=KeySet.import_key_set(keys.json()),
+            end_session_endpoint=meta.get("end_session_endpoint"),
         )
 
     def start(self, redirect_uri: str) -> tuple[str, Attempt]:
@@ -126,6 +136,10 @@ class OidcClient:
 
     def claims(self, *, code: str, redirect_uri: str, attempt: Attempt) -> dict[str, Any]:
         """Exchange the code and return the ID token's claims, validated."""
+        return self.sign_on(code=code, redirect_uri=redirect_uri, attempt=attempt).claims
+
+    def sign_on(self, *, code: str, redirect_uri: str, attempt: Attempt) -> SignOn:
+        """Exchange the code: the validated claims and the raw ID token (for signing out)."""
         provider = self.provider()
         tokens = self._exchange(provider, code, redirect_uri, attempt.verifier)
         expected = jwt.JWTClaimsRegistry(
@@ -140,7 +154,21 @@ class OidcClient:
             expected.validate(token.claims)
         except (JoseError, ValueError) as exc:
             raise Unauthenticated(f"the ID token is not valid: {exc}") from exc
-        return {**self._userinfo(provider, tokens, token.claims["sub"]), **token.claims}
+        claims = {**self._userinfo(provider, tokens, token.claims["sub"]), **token.claims}
+        return SignOn(claims=claims, id_token=tokens["id_token"])
+
+    def sign_out_url(self, *, id_token: str, post_logout_redirect_uri: str) -> str | None:
+        """Where to send the browser to end the provider's session too; None if it can't."""
+        endpoint = self.provider().end_session_endpoint
+        if not endpoint:
+            return None
+        query = {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "client_id": self.settings.oidc_client_id,
+        }
+        separator = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{separator}{urlencode(query)}"
 
     def _userinfo(self, provider: Provider, tokens: dict[str, Any], sub: str) -> dict[str, Any]:
         """Claims the provider keeps at its userinfo endpoint (many keep groups there)."""

@@ -371,6 +371,14 @@ Example = Callable[[World], Request]
 # (method, route path) -> (roles allowed, how to build a valid request)
 MATRIX: dict[tuple[str, str], tuple[frozenset[Role], Example]] = {
     ("GET", "/me"): (EVERYONE, lambda w: ("GET", "/me", None)),
+    ("POST", "/me/sessions/revoke-all"): (
+        EVERYONE,
+        lambda w: ("POST", "/me/sessions/revoke-all", None),
+    ),
+    ("POST", "/users/{username}/sessions/revoke-all"): (
+        ADMIN,
+        lambda w: ("POST", "/users/target/sessions/revoke-all", None),
+    ),
     ("GET", "/users"): (EVERYONE, lambda w: ("GET", "/users", None)),
     ("POST", "/users"): (ADMIN, lambda w: ("POST", "/users", {"username": f"n{next(_serial)}"})),
     ("GET", "/users/{username}"): (EVERYONE, lambda w: ("GET", "/users/target", None)),

@@ -18,10 +18,7 @@ from flywheel.web.forms import form_text
 from flywheel.web.rendering import redirect, render
 from flywheel.web.sections import console_router
 from flywheel.web.security import (
-    SESSION_COOKIE,
     SIGN_IN_COOKIE,
-    CheckedForm,
-    CurrentViewer,
     keys_of,
     set_session_cookie,
     settings_of,
@@ -32,6 +29,7 @@ router = console_router()
 
 NOTICES = {
     "signed-out": "You are signed out.",
+    "signed-out-everywhere": "You are signed out of every browser and device.",
 }
 
 
@@ -117,27 +115,22 @@ async def _check(request: Request, username: str, password: str, token: str) -> 
     return await run_in_threadpool(_credentials, request, username, password, token)
 
 
-async def start_session(request: Request, actor: Actor, method: str) -> str:
+async def start_session(
+    request: Request, actor: Actor, method: str, *, id_token: str | None = None
+) -> str:
+    """Open a console session for the actor (in a worker thread); the key for its cookie."""
     hours = settings_of(request).console_session_hours
 
     def start() -> str:
         with get_database(request).session(write=True) as session:
             _, key = service.start_session(
-                session, actor=actor, lifetime=timedelta(hours=hours), method=method
+                session,
+                actor=actor,
+                lifetime=timedelta(hours=hours),
+                method=method,
+                id_token=id_token,
             )
             session.commit()
             return key
 
     return await run_in_threadpool(start)
-
-
-@router.post("/sign-out")
-def sign_out(request: Request, viewer: CurrentViewer, _: CheckedForm) -> Response:
-    """End the session on the server and forget the cookie."""
-    with get_database(request).session(write=True) as session:
-        service.end_session(session, key=viewer.session_key, actor=viewer.actor)
-        session.commit()
-    request.state.refreshed_cookie = None
-    response = redirect(request, "/sign-in?notice=signed-out")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response

@@ -27,7 +27,7 @@ ATTEMPT_TTL_S = 600
 CALLBACK = "/sign-in/oidc/callback"
 
 
-def _client(request: Request) -> OidcClient:
+def oidc_client(request: Request) -> OidcClient:
     settings = settings_of(request)
     if not settings.oidc_issuer:
         raise NotFound("single sign-on is not configured")
@@ -48,10 +48,23 @@ def _redirect_uri(request: Request) -> str:
     return configured or str(request.base_url).rstrip("/") + CALLBACK
 
 
+def provider_sign_out_url(request: Request, id_token: str) -> str | None:
+    """The provider's end-session address for this ID token, or None (sign out here only)."""
+    if not settings_of(request).oidc_issuer:
+        return None
+    configured = settings_of(request).oidc_post_logout_redirect_uri
+    back = configured or str(request.base_url).rstrip("/") + "/sign-in"
+    try:
+        return oidc_client(request).sign_out_url(id_token=id_token, post_logout_redirect_uri=back)
+    except Unauthenticated as exc:
+        log.warning("could not sign out at the identity provider: %s", exc.message)
+        return None
+
+
 @router.get("/sign-in/oidc")
 async def sso_start(request: Request, next: str = "/") -> Response:
     """Send the browser to the identity provider, remembering state, nonce and PKCE verifier."""
-    client = _client(request)
+    client = oidc_client(request)
     try:
         url, attempt = await run_in_threadpool(client.start, _redirect_uri(request))
     except Unauthenticated as exc:
@@ -82,14 +95,14 @@ def _attempt(request: Request) -> tuple[Attempt, str]:
     return Attempt(saved["state"], saved["nonce"], saved["verifier"]), str(saved["next"])
 
 
-def _signed_in(request: Request, attempt: Attempt) -> Actor:
+def _signed_in(request: Request, attempt: Attempt) -> tuple[Actor, str]:
     settings = settings_of(request)
     code = request.query_params.get("code", "")
-    claims = _client(request).claims(
+    signed_on = oidc_client(request).sign_on(
         code=code, redirect_uri=_redirect_uri(request), attempt=attempt
     )
     identity = sso.identity_from(
-        claims,
+        signed_on.claims,
         groups_claim=settings.oidc_groups_claim,
         role_map=settings.oidc_role_map,
         team_map=settings.oidc_team_map,
@@ -97,7 +110,7 @@ def _signed_in(request: Request, attempt: Attempt) -> Actor:
     with get_database(request).session(write=True) as session:
         actor = sso_service.provision(session, identity)
         session.commit()
-    return actor
+    return actor, signed_on.id_token
 
 
 @router.get(CALLBACK)
@@ -110,14 +123,14 @@ async def sso_callback(request: Request) -> Response:
             described = request.query_params.get("error_description") or ""
             error = request.query_params["error"]
             raise Unauthenticated(f"the identity provider said {error}: {described}".rstrip(": "))
-        actor = await run_in_threadpool(_signed_in, request, attempt)
+        actor, id_token = await run_in_threadpool(_signed_in, request, attempt)
     except (Unauthenticated, PermissionDenied) as exc:
         log.info("single sign-on refused: %s", exc.message)
         status = 403 if isinstance(exc, PermissionDenied) else 401
         return form_page(request, status=status, error=exc.message, next_url=next_url)
     except FlywheelError as exc:
         return form_page(request, status=400, error=exc.message, next_url=next_url)
-    key = await start_session(request, actor, "oidc")
+    key = await start_session(request, actor, "oidc", id_token=id_token)
     response = redirect(request, next_url)
     set_session_cookie(request, response, keys_of(request).session_cookie(key))
     response.delete_cookie(ATTEMPT_COOKIE, path="/sign-in/oidc")
