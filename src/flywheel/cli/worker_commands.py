@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import logging.config
 import os
 import signal
 import threading
@@ -17,11 +15,9 @@ from flywheel.cli.common import console, settings
 from flywheel.config import get_settings
 from flywheel.db import Database
 from flywheel.errors import Conflict
-from flywheel.logs import uvicorn_log_config
+from flywheel.logs import configure as configure_logging
 from flywheel.wiring import install_domains
 from flywheel.workers.identity import Role, identify
-
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def worker(
@@ -36,7 +32,7 @@ def worker(
         os.environ["FLYWHEEL_WORKER_NAME"] = name
     get_settings.cache_clear()
     cfg = settings()
-    _configure_logging(cfg.log_level, cfg.log_format)
+    configure_logging(cfg.log_level, cfg.log_format)  # with secrets redacted, as serve does
     if upgrade:
         migrate.upgrade(cfg.resolved_database_url)
     db = Database(cfg.resolved_database_url, cfg)
@@ -63,12 +59,3 @@ def _on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-
-
-def _configure_logging(level: str, fmt: str) -> None:
-    if fmt == "json":
-        logging.config.dictConfig(uvicorn_log_config(level, fmt))
-    else:
-        logging.basicConfig(
-            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
