@@ -13,7 +13,7 @@ STATES = ("open", "triggered", "acknowledged", "resolved")
 _PRIORITY = re.compile(r"^[Pp]?([1-4])$")
 # Timeline kinds that are a person (or the paging machinery) taking part in the response.
 _RESPONSE_KINDS = ("acknowledged", "resolved", "reopened", "note", "rollback", "cause.confirmed")
-_PAGING_PREFIXES = ("notif", "escalat", "page")
+_PAGING_PREFIXES = ("notif", "escalation.step", "page")  # a page sent, not "nobody to page"
 _MACHINES = ("alerts", "system", "intake")
 
 

@@ -63,6 +63,8 @@ def test_responders_are_people_in_the_order_they_joined() -> None:
         Event("opened", "integration:am", T0),
         Event("alert.firing", "integration:am", T0),
         Event("notification.sent", "system:escalation", T0, data={"user": "otto"}),
+        Event("escalation.exhausted", "system:escalation", T0),  # nobody paged: no responder
+        Event("escalation.nobody", "system:escalation", T0),
         Event("acknowledged", "dana", T0 + timedelta(minutes=3), "acknowledged by dana"),
         Event("note", "dana", T0 + timedelta(minutes=4)),
         Event("rollback", "otto", T0 + timedelta(minutes=6)),
