@@ -5,8 +5,14 @@ claims it; a retry with the same key and body gets the stored response (with
 `Idempotent-Replayed: true`); the same key with a different body is a 422; a
 retry while the first is still running is a 409. Failed requests (4xx/5xx)
 release the key so the client can fix the request and try again. A claim left
-by a crashed process expires after CLAIM_TIMEOUT. A claim is one INSERT … ON
-CONFLICT DO NOTHING; keys older than KEEP_FOR are purged every PURGE_EVERY.
+by a crashed process expires after CLAIM_TIMEOUT. Keys older than KEEP_FOR are
+purged every PURGE_EVERY.
+
+The claim is one INSERT … ON CONFLICT DO NOTHING in the request's own write
+transaction (`take_claim`, called when the request opens its database session), so
+it commits, or rolls back, with what the request did. An endpoint may also store its
+answer in that transaction (`settle_in`); otherwise it is stored just after. A write
+request that opens no request session gets its answer stored afterwards, unclaimed.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import anyio.to_thread
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +35,10 @@ from flywheel.http.models import IdempotencyKey
 HEADER = b"idempotency-key"
 CLAIM_TIMEOUT = timedelta(seconds=60)
 KEEP_FOR = timedelta(hours=24)
+PURGE_EVERY = timedelta(minutes=5)
+STATE_KEY = "idempotency_claim"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_last_purge: dict[str, datetime] = {}
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -44,10 +52,6 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-PURGE_EVERY = timedelta(minutes=5)
-_last_purge: dict[str, datetime] = {}
 
 
 def _insert_claim(session: Session, values: dict[str, Any]) -> bool:
@@ -71,6 +75,32 @@ def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
         )
         session.commit()
     return int(gone.rowcount)  # type: ignore[attr-defined]
+
+
+class KeyInUse(Exception):
+    """The key is held by an earlier request: answer from its row, do not run this one."""
+
+    def __init__(self, row: IdempotencyKey) -> None:
+        super().__init__("idempotency key in use")
+        self.row = row
+
+
+def take_claim(state: dict[str, Any], session: Session) -> None:
+    """Claim the request's Idempotency-Key (if it sent one) in `session`'s transaction."""
+    claim: _Claim | None = state.get(STATE_KEY)
+    if claim is not None and not claim.taken:
+        claim.take(session)
+
+
+def settle_in(
+    state: dict[str, Any], session: Session, status: int, body: bytes, content_type: str
+) -> None:
+    """Store a 2xx answer in the request's own transaction, before it commits."""
+    claim: _Claim | None = state.get(STATE_KEY)
+    if claim is None or not claim.taken:
+        return
+    session.execute(claim.store(status, content_type, body))
+    claim.settled = True
 
 
 class IdempotencyMiddleware:
@@ -109,14 +139,49 @@ class _Claim:
     def __init__(self, *, db: Database, **fields: str) -> None:
         self.db = db
         self.fields = fields
+        self.taken = False
+        self.settled = False
+
+    def take(self, session: Session) -> None:
+        """Hold the key in the session's transaction, or raise KeyInUse with its row."""
+        now = utcnow()
+        purge_expired(self.db, now=now)
+        if _insert_claim(session, {**self.fields, "created_at": now}):
+            self.taken = True
+            return
+        row = session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
+        if row is None:  # released between our insert and read: claim it now
+            self.taken = _insert_claim(session, {**self.fields, "created_at": now})
+            if self.taken:
+                return
+            row = session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
+        if row is not None and row.response_status is None and row.created_at < now - CLAIM_TIMEOUT:
+            # Abandoned by a crashed process: take the claim over.
+            row.created_at = now
+            for name, value in self.fields.items():
+                setattr(row, name, value)
+            session.flush()
+            self.taken = True
+            return
+        raise KeyInUse(row if row is not None else IdempotencyKey(**self.fields))
+
+    def store(self, status: int, content_type: str | None, body: bytes) -> Any:
+        """The UPDATE that records the answer on the claimed row."""
+        return (
+            update(IdempotencyKey)
+            .where(self._mine())
+            .values(response_status=status, response_type=content_type, response_body=body)
+        )
+
+    def _mine(self) -> Any:
+        return (IdempotencyKey.scope == self.fields["scope"]) & (
+            IdempotencyKey.key == self.fields["key"]
+        )
 
     async def run(
         self, app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send
     ) -> None:
-        existing = await anyio.to_thread.run_sync(self._claim_or_find)
-        if existing is not None:
-            await self._answer_existing(existing, scope, receive, send)
-            return
+        scope.setdefault("state", {})[STATE_KEY] = self
         replay_body = [body]
 
         async def replay_receive() -> Message:
@@ -124,10 +189,11 @@ class _Claim:
                 return {"type": "http.request", "body": replay_body.pop(), "more_body": False}
             return await receive()
 
-        captured: dict[str, Any] = {"status": 500, "type": None, "body": []}
+        captured: dict[str, Any] = {"status": 500, "type": None, "body": [], "started": False}
 
         async def capturing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                captured["started"] = True
                 captured["status"] = message["status"]
                 captured["type"] = dict(message.get("headers", [])).get(b"content-type")
             elif message["type"] == "http.response.body":
@@ -136,34 +202,14 @@ class _Claim:
 
         try:
             await app(scope, replay_receive, capturing_send)
+        except KeyInUse as used:
+            if captured["started"]:
+                raise
+            await self._answer_existing(used.row, scope, receive, send)
+            return
         finally:
-            await anyio.to_thread.run_sync(self._settle, captured)
-
-    def _claim_or_find(self) -> IdempotencyKey | None:
-        now = utcnow()
-        purge_expired(self.db, now=now)
-        ident = (self.fields["scope"], self.fields["key"])
-        with self.db.session(write=True) as session:
-            if _insert_claim(session, {**self.fields, "created_at": now}):
-                session.commit()
-                return None
-            row = session.get(IdempotencyKey, ident)
-            if row is None:  # released between our insert and read: claim it now
-                session.add(IdempotencyKey(**self.fields, created_at=now))
-            elif row.response_status is None and row.created_at < now - CLAIM_TIMEOUT:
-                # Abandoned by a crashed process: take the claim over.
-                row.created_at = now
-                for name, value in self.fields.items():
-                    setattr(row, name, value)
-            else:
-                session.commit()
-                return row
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return session.get(IdempotencyKey, ident)
-        return None
+            if not self.settled:
+                await anyio.to_thread.run_sync(self._settle, captured)
 
     async def _answer_existing(
         self, row: IdempotencyKey, scope: Scope, receive: Receive, send: Send
@@ -189,25 +235,22 @@ class _Claim:
             await send({"type": "http.response.body", "body": row.response_body or b""})
 
     def _settle(self, captured: dict[str, Any]) -> None:
-        mine = (IdempotencyKey.scope == self.fields["scope"]) & (
-            IdempotencyKey.key == self.fields["key"]
-        )
-        if 200 <= captured["status"] < 300:
-            content_type = captured["type"].decode("latin-1") if captured["type"] else None
-            statement: Any = (
-                update(IdempotencyKey)
-                .where(mine)
-                .values(
-                    response_status=captured["status"],
-                    response_type=content_type,
-                    response_body=b"".join(captured["body"]),
-                )
-            )
-        else:
-            statement = delete(IdempotencyKey).where(mine)
+        """After the request: store a 2xx answer, or release a key a failure left claimed."""
+        succeeded = 200 <= captured["status"] < 300
+        if not self.taken and not succeeded:
+            return  # nothing was claimed, or the claim rolled back with the request
+        content_type = captured["type"].decode("latin-1") if captured["type"] else None
+        answer = b"".join(captured["body"])
         with self.db.session(write=True) as session:
-            session.execute(statement)
+            if not self.taken:  # the request opened no session of its own: record it now
+                answered = {"response_status": captured["status"], "response_type": content_type}
+                values = {**self.fields, **answered, "response_body": answer}
+                _insert_claim(session, {**values, "created_at": utcnow()})
+            elif succeeded:
+                session.execute(self.store(captured["status"], content_type, answer))
+            else:
+                session.execute(delete(IdempotencyKey).where(self._mine()))
             session.commit()
 
 
-__all__ = ["IdempotencyMiddleware"]
+__all__ = ["IdempotencyMiddleware", "KeyInUse", "settle_in", "take_claim"]
