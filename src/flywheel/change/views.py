@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
@@ -27,10 +27,12 @@ from flywheel.change.schemas import (
     WindowOut,
 )
 from flywheel.db import as_utc
+from flywheel.http import idempotency
 from flywheel.http.deps import DbSession, cursor_to_id, require
 from flywheel.schemas import Page
 
 router = APIRouter(tags=["changes"])
+JSON = "application/json"
 
 Reader = Annotated[Actor, Depends(require(Permission.CHANGE_READ))]
 Opener = Annotated[Actor, Depends(require(Permission.CHANGE_CREATE))]
@@ -41,14 +43,17 @@ Governor = Annotated[Actor, Depends(require(Permission.CHANGE_POLICY_MANAGE))]
 
 @router.post("/changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
 def open_change(
-    data: ChangeCreate, session: DbSession, actor: Opener, response: Response
-) -> ChangeOut:
+    data: ChangeCreate, session: DbSession, actor: Opener, request: Request
+) -> Response:
     """Open a change; the answer carries the decision when the policy can make it at once."""
     change, created = service.open_change(session, actor=actor, data=data)
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    # Serialised once here (not validated again by FastAPI), and stored for an
+    # Idempotency-Key retry in the same commit as the change.
+    body = ChangeOut.model_validate(change).model_dump_json().encode()
+    idempotency.settle_in(request.scope.get("state", {}), session, code, body, JSON)
     session.commit()
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ChangeOut.model_validate(change)
+    return Response(body, status_code=code, media_type=JSON)
 
 
 @router.get("/changes", response_model=Page[ChangeOut])
