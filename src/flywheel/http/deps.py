@@ -34,7 +34,7 @@ def get_session(request: Request) -> Iterator[Session]:
     write = request.method not in _READ_METHODS
     with db.session(write=write) as session:
         if write:
-            idempotency.take_claim(request.scope.get("state", {}), session)
+            idempotency.watch(request.scope.get("state", {}), session)
         yield session
 
 

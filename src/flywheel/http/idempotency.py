@@ -9,10 +9,11 @@ by a crashed process expires after CLAIM_TIMEOUT. Keys older than KEEP_FOR are
 purged every PURGE_EVERY.
 
 The claim is one INSERT … ON CONFLICT DO NOTHING in the request's own write
-transaction (`take_claim`, called when the request opens its database session), so
-it commits, or rolls back, with what the request did. An endpoint may also store its
-answer in that transaction (`settle_in`); otherwise it is stored just after. A write
-request that opens no request session gets its answer stored afterwards, unclaimed.
+transaction, made when that transaction begins (`watch`, from the request's session
+dependency), so it commits, or rolls back, with what the request did. An endpoint may
+store its answer in that transaction too (`settle_in`); otherwise it is stored just
+after. A write request that commits no claim of its own gets its 2xx answer stored
+afterwards, unclaimed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, delete, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ CLAIM_TIMEOUT = timedelta(seconds=60)
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY = timedelta(minutes=5)
 STATE_KEY = "idempotency_claim"
+PENDING, HELD, COMMITTED = "pending", "held", "committed"  # a claim's life
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _last_purge: dict[str, datetime] = {}
 
@@ -54,19 +56,23 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _insert_claim(session: Session, values: dict[str, Any]) -> bool:
+def _insert_claim(on: Session | Connection, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: whether this request now holds the key."""
-    dialect = session.get_bind().dialect.name
+    dialect = on.get_bind().dialect.name if isinstance(on, Session) else on.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(IdempotencyKey).values(**values).on_conflict_do_nothing()
-    inserted = session.execute(statement.returning(IdempotencyKey.key)).first()
+    inserted = on.execute(statement.returning(IdempotencyKey.key)).first()
     return inserted is not None
+
+
+def _purge_due(db: Database, now: datetime) -> bool:
+    last = _last_purge.get(db.url)
+    return last is None or now - last >= PURGE_EVERY
 
 
 def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
     """Delete keys older than KEEP_FOR, at most once per PURGE_EVERY per process (or now)."""
-    last = _last_purge.get(db.url)
-    if not force and last is not None and now - last < PURGE_EVERY:
+    if not force and not _purge_due(db, now):
         return 0
     _last_purge[db.url] = now
     with db.session(write=True) as session:
@@ -80,16 +86,41 @@ def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
 class KeyInUse(Exception):
     """The key is held by an earlier request: answer from its row, do not run this one."""
 
-    def __init__(self, row: IdempotencyKey) -> None:
+    def __init__(self, row: Any) -> None:
         super().__init__("idempotency key in use")
         self.row = row
 
 
-def take_claim(state: dict[str, Any], session: Session) -> None:
-    """Claim the request's Idempotency-Key (if it sent one) in `session`'s transaction."""
+def watch(state: dict[str, Any], session: Session) -> None:
+    """Claim the request's Idempotency-Key (if any) when `session` begins its transaction.
+
+    Not earlier: until the endpoint runs, other dependencies (the caller's token) may
+    need a connection of their own, and this one would be held while they wait for it.
+    """
     claim: _Claim | None = state.get(STATE_KEY)
-    if claim is not None and not claim.taken:
-        claim.take(session)
+    if claim is not None:
+        session.info[STATE_KEY] = claim
+
+
+@event.listens_for(Session, "after_begin")
+def _claim_at_begin(session: Session, _transaction: Any, connection: Connection) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == PENDING:
+        claim.take(connection)
+
+
+@event.listens_for(Session, "after_commit")
+def _claim_committed(session: Session) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == HELD:
+        claim.state = COMMITTED
+
+
+@event.listens_for(Session, "after_rollback")
+def _claim_rolled_back(session: Session) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == HELD:
+        claim.state, claim.settled = PENDING, False
 
 
 def settle_in(
@@ -97,7 +128,7 @@ def settle_in(
 ) -> None:
     """Store a 2xx answer in the request's own transaction, before it commits."""
     claim: _Claim | None = state.get(STATE_KEY)
-    if claim is None or not claim.taken:
+    if claim is None or claim.state != HELD:
         return
     session.execute(claim.store(status, content_type, body))
     claim.settled = True
@@ -139,29 +170,29 @@ class _Claim:
     def __init__(self, *, db: Database, **fields: str) -> None:
         self.db = db
         self.fields = fields
-        self.taken = False
+        self.state = PENDING
         self.settled = False
 
-    def take(self, session: Session) -> None:
-        """Hold the key in the session's transaction, or raise KeyInUse with its row."""
+    def take(self, connection: Connection) -> None:
+        """Hold the key in the connection's transaction, or raise KeyInUse with its row."""
         now = utcnow()
-        purge_expired(self.db, now=now)
-        if _insert_claim(session, {**self.fields, "created_at": now}):
-            self.taken = True
+        if _insert_claim(connection, {**self.fields, "created_at": now}):
+            self.state = HELD
             return
-        row = session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
+        row = connection.execute(select(IdempotencyKey.__table__).where(self._mine())).first()
         if row is None:  # released between our insert and read: claim it now
-            self.taken = _insert_claim(session, {**self.fields, "created_at": now})
-            if self.taken:
+            if _insert_claim(connection, {**self.fields, "created_at": now}):
+                self.state = HELD
                 return
-            row = session.get(IdempotencyKey, (self.fields["scope"], self.fields["key"]))
-        if row is not None and row.response_status is None and row.created_at < now - CLAIM_TIMEOUT:
-            # Abandoned by a crashed process: take the claim over.
-            row.created_at = now
-            for name, value in self.fields.items():
-                setattr(row, name, value)
-            session.flush()
-            self.taken = True
+            row = connection.execute(select(IdempotencyKey.__table__).where(self._mine())).first()
+        abandoned = (
+            update(IdempotencyKey)
+            .where(self._mine(), IdempotencyKey.response_status.is_(None))
+            .where(IdempotencyKey.created_at < now - CLAIM_TIMEOUT)
+            .values(**self.fields, created_at=now)
+        )
+        if row is not None and connection.execute(abandoned).rowcount == 1:
+            self.state = HELD  # left by a crashed process: taken over
             return
         raise KeyInUse(row if row is not None else IdempotencyKey(**self.fields))
 
@@ -181,6 +212,8 @@ class _Claim:
     async def run(
         self, app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send
     ) -> None:
+        if _purge_due(self.db, utcnow()):
+            await anyio.to_thread.run_sync(lambda: purge_expired(self.db, now=utcnow()))
         scope.setdefault("state", {})[STATE_KEY] = self
         replay_body = [body]
 
@@ -211,9 +244,7 @@ class _Claim:
             if not self.settled:
                 await anyio.to_thread.run_sync(self._settle, captured)
 
-    async def _answer_existing(
-        self, row: IdempotencyKey, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _answer_existing(self, row: Any, scope: Scope, receive: Receive, send: Send) -> None:
         same = (row.method, row.path, row.request_hash) == (
             self.fields["method"],
             self.fields["path"],
@@ -237,12 +268,12 @@ class _Claim:
     def _settle(self, captured: dict[str, Any]) -> None:
         """After the request: store a 2xx answer, or release a key a failure left claimed."""
         succeeded = 200 <= captured["status"] < 300
-        if not self.taken and not succeeded:
+        if self.state != COMMITTED and not succeeded:
             return  # nothing was claimed, or the claim rolled back with the request
         content_type = captured["type"].decode("latin-1") if captured["type"] else None
         answer = b"".join(captured["body"])
         with self.db.session(write=True) as session:
-            if not self.taken:  # the request opened no session of its own: record it now
+            if self.state != COMMITTED:  # the request committed no claim: record it now
                 answered = {"response_status": captured["status"], "response_type": content_type}
                 values = {**self.fields, **answered, "response_body": answer}
                 _insert_claim(session, {**values, "created_at": utcnow()})
@@ -253,4 +284,4 @@ class _Claim:
             session.commit()
 
 
-__all__ = ["IdempotencyMiddleware", "KeyInUse", "settle_in", "take_claim"]
+__all__ = ["IdempotencyMiddleware", "KeyInUse", "settle_in", "watch"]

@@ -7,8 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from flywheel.app import create_app
+from flywheel.auth.roles import Role
+from flywheel.config import Settings
 from flywheel.db import Database
 from flywheel.http.models import IdempotencyKey
+from tests.factories import make_person
 from tests.integration.change.conftest import Crew
 
 BODY = {"service": "blog", "title": "Deploy blog 7", "code_metrics": {"la": 5, "ld": 1, "nf": 1}}
@@ -60,3 +64,28 @@ def test_concurrent_duplicates_open_one_change(client: TestClient, crew: Crew) -
     ids = {body["id"] for status, body in answers if status == 201}
     assert len(ids) == 1
     assert [c["id"] for c in changes_titled(client, crew, "Deploy blog 7")] == list(ids)
+
+
+def test_keyed_writes_at_once_do_not_starve_a_small_pool(
+    settings: Settings, db: Database, crew: Crew
+) -> None:
+    # The claim is taken when the endpoint's transaction begins, not when the session is
+    # made: otherwise each request would hold a connection while its (uncached) token
+    # waited for another, and six requests would deadlock three connections.
+    small = settings.model_copy(update={"db_pool_size": 1})  # 1 + 2 overflow
+    pool_db = Database(small.resolved_database_url, small)
+    people = [make_person(pool_db, Role.DEVELOPER) for _ in range(6)]
+
+    def post(n: int) -> int:
+        headers = {**people[n].headers, "Idempotency-Key": f"burst-{n}"}
+        body = {**BODY, "title": f"Burst {n}"}
+        return client.post("/api/v1/changes", json=body, headers=headers).status_code
+
+    try:
+        with (
+            TestClient(create_app(small, pool_db), raise_server_exceptions=False) as client,
+            ThreadPoolExecutor(max_workers=6) as pool,
+        ):
+            assert list(pool.map(post, range(6))) == [201] * 6
+    finally:
+        pool_db.dispose()
