@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -128,9 +129,18 @@ def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
 
 
 def open_change(
-    session: Session, *, actor: Actor, data: ChangeCreate
+    session: Session,
+    *,
+    actor: Actor,
+    data: ChangeCreate,
+    on_decided: Callable[[ChangeRequest], None] | None = None,
 ) -> tuple[ChangeRequest, bool]:
-    """Open a change and decide it at once where the policy allows; (change, created)."""
+    """Open a change and decide it at once where the policy allows; (change, created).
+
+    `on_decided` sees the decided change before its audit events are written: on
+    PostgreSQL they hold the audit chain head until commit, so work done there (the
+    HTTP answer) does not make every other audited write wait.
+    """
     existing = _existing(session, data)
     if existing is not None:
         return existing, False
@@ -166,6 +176,9 @@ def open_change(
     record_transitions(session, change.id, [(None, "new")], actor=actor.name, reason="opened")
     created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
     steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    if on_decided is not None:
+        session.flush()
+        on_decided(change)
     audit.record_many(session, actor=actor, events=[created, *steps])
     return change, True
 

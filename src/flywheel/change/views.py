@@ -11,6 +11,7 @@ from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
 from flywheel.change import governance, service
 from flywheel.change.lifecycle import State
+from flywheel.change.models import ChangeRequest
 from flywheel.change.schemas import (
     CalendarEntry,
     ChangeCreate,
@@ -46,14 +47,21 @@ def open_change(
     data: ChangeCreate, session: DbSession, actor: Opener, request: Request
 ) -> Response:
     """Open a change; the answer carries the decision when the policy can make it at once."""
-    change, created = service.open_change(session, actor=actor, data=data)
-    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    # Serialised once here (not validated again by FastAPI), and stored for an
-    # Idempotency-Key retry in the same commit as the change.
-    body = ChangeOut.model_validate(change).model_dump_json().encode()
-    idempotency.settle_in(request.scope.get("state", {}), session, code, body, JSON)
+    answer: list[bytes] = []
+
+    def keep_answer(change: ChangeRequest) -> None:
+        # Serialised once (FastAPI does not validate it again) and stored for an
+        # Idempotency-Key retry in the change's own commit, before the audit lock.
+        answer.append(ChangeOut.model_validate(change).model_dump_json().encode())
+        state = request.scope.get("state", {})
+        idempotency.settle_in(state, session, status.HTTP_201_CREATED, answer[0], JSON)
+
+    change, created = service.open_change(session, actor=actor, data=data, on_decided=keep_answer)
     session.commit()
-    return Response(body, status_code=code, media_type=JSON)
+    if not created:  # an earlier change with this external_id: 200 (stored under the key after)
+        body = ChangeOut.model_validate(change).model_dump_json().encode()
+        return Response(body, status_code=status.HTTP_200_OK, media_type=JSON)
+    return Response(answer[0], status_code=status.HTTP_201_CREATED, media_type=JSON)
 
 
 @router.get("/changes", response_model=Page[ChangeOut])
