@@ -257,7 +257,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     ):
         services, token = seed(server, args.services)
         progress(f"{backend}: server up at {server.url}; warming up {args.warmup:g}s")
-        asyncio.run(load(server.url, token, services, args, args.warmup))
+        warm, _ = asyncio.run(load(server.url, token, services, args, args.warmup))
         progress(f"{backend}: {args.pipelines} pipelines for {args.seconds:g}s")
         out = f"{args.profile}-{backend}.txt" if args.profile else ""
         spy = profile(server.process.pid, args.seconds, out)
@@ -270,6 +270,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             spy.wait(timeout=60)
         logged = server_log_counts(server.log)
     result = summarize(tally, duration, began) | {"server_log": logged}
+    result["warmup_errors"] = dict(warm.errors)  # a cold start can fail where the phase does not
     decided = max(1, result["decisions"])
     result["cpu_ms_per_decision"] = {
         "server": round(1000 * server_cpu / decided, 1),

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel.change import conflicts as conflict_rules
 from flywheel.change import windows as window_rules
-from flywheel.change.lifecycle import ChangeType, State
+from flywheel.change.candidates import candidates
+from flywheel.change.lifecycle import ChangeType
 from flywheel.change.models import ChangeCI, ChangePolicy, ChangeRequest, ChangeWindow
 from flywheel.change.policy import Policy, PolicyContext, PolicyDecision, evaluate, parse_policy
 from flywheel.change.policy import default_policy as builtin_policy
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queri
 DEFAULT_SCOPE = "*"
 DEFAULT_DURATION = timedelta(hours=1)
 REQUIRES_MAINTENANCE = "requires_maintenance_window"  # a service CI attribute
-ACTIVE_STATES = (State.AUTHORIZE, State.SCHEDULED, State.IMPLEMENT)
 
 
 @dataclass
@@ -197,60 +197,11 @@ class _CmdbDependencies:
         return self._down[ci]
 
 
-MAX_CONFLICTS = 20
-
-
 def _related_keys(deps: _CmdbDependencies, mine: frozenset[str]) -> set[str]:
     related = set(mine)
     for key in mine:
         related |= deps.depends_on(key) | deps.dependents_of(key)
     return related
-
-
-PER_KEY_QUERIES_UP_TO = 8
-
-
-def _candidates(
-    session: Session, change_id: int, related: set[str], span: window_rules.Interval
-) -> list[Row[Any]]:
-    """The newest MAX_CONFLICTS active changes on related CIs whose times can overlap span.
-
-    One query per related service key (few) and one for CIs touched: each walks the
-    index newest first and stops at the limit, instead of sorting every active change.
-    """
-    base = (
-        select(
-            ChangeRequest.id,
-            ChangeRequest.service,
-            ChangeRequest.planned_start,
-            ChangeRequest.planned_end,
-            ChangeRequest.created_at,
-        )
-        .where(
-            ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
-            ChangeRequest.id != change_id,
-            or_(
-                ChangeRequest.planned_start < span.end,
-                and_(
-                    ChangeRequest.planned_start.is_(None),
-                    ChangeRequest.created_at > span.start - DEFAULT_DURATION,
-                ),
-            ),
-            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span.start),
-        )
-        .order_by(ChangeRequest.id.desc())
-        .limit(MAX_CONFLICTS)
-    )
-    touching = select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(related))
-    if len(related) <= PER_KEY_QUERIES_UP_TO:
-        by_service = [base.where(ChangeRequest.service == key) for key in sorted(related)]
-    else:
-        by_service = [base.where(ChangeRequest.service.in_(related))]
-    found: dict[int, Any] = {}
-    for query in [*by_service, base.where(ChangeRequest.id.in_(touching))]:
-        for row in session.execute(query):
-            found[int(row.id)] = row
-    return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]
 
 
 def find_conflicts(
@@ -267,7 +218,7 @@ def find_conflicts(
     deps = deps or _CmdbDependencies(session)
     related = _related_keys(deps, mine)
     span = interval_of(change, now)
-    rows = _candidates(session, change.id, related, span)
+    rows = candidates(session, change.id, related, span, DEFAULT_DURATION)
     if not rows:
         return []
     keys: dict[int, set[str]] = {r.id: set() for r in rows}

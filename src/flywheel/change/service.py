@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,13 @@ from flywheel.change.queries import first_commit_at as first_commit_at
 from flywheel.change.queries import pipeline_changes as pipeline_changes
 from flywheel.change.rescheduling import reschedule
 from flywheel.change.schemas import ChangeCreate
-from flywheel.change.steps import awaiting_state, get_change, move, steps_to
+from flywheel.change.steps import (
+    awaiting_state,
+    get_change,
+    move,
+    record_transitions,
+    steps_to,
+)
 from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound
@@ -122,9 +129,18 @@ def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
 
 
 def open_change(
-    session: Session, *, actor: Actor, data: ChangeCreate
+    session: Session,
+    *,
+    actor: Actor,
+    data: ChangeCreate,
+    on_decided: Callable[[ChangeRequest], None] | None = None,
 ) -> tuple[ChangeRequest, bool]:
-    """Open a change and decide it at once where the policy allows; (change, created)."""
+    """Open a change and decide it at once where the policy allows; (change, created).
+
+    `on_decided` sees the decided change before its audit events are written: on
+    PostgreSQL they hold the audit chain head until commit, so work done there (the
+    HTTP answer) does not make every other audited write wait.
+    """
     existing = _existing(session, data)
     if existing is not None:
         return existing, False
@@ -150,19 +166,19 @@ def open_change(
         code_metrics=data.code_metrics,
         cis=[ChangeCI(ci_key=k) for k in sorted(set(data.cis) - {data.service})],
         commits=[ChangeCommit(position=i, **c.model_dump()) for i, c in enumerate(data.commits)],
+        approvals=[],  # known empty: the answer needs no query for them
     )
     session.add(change)
     session.flush()
     # Assess before the first audit event: on PostgreSQL that event locks the audit chain
     # head until commit, and every audited write in the system would wait for the assessment.
     found = assess(session, change, touched=touched)
-    session.add(
-        ChangeTransition(
-            change_id=change.id, from_state=None, to_state="new", actor=actor.name, reason="opened"
-        )
-    )
+    record_transitions(session, change.id, [(None, "new")], actor=actor.name, reason="opened")
     created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
     steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    if on_decided is not None:
+        session.flush()
+        on_decided(change)
     audit.record_many(session, actor=actor, events=[created, *steps])
     return change, True
 

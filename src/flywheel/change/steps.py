@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import cast
+
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
@@ -27,23 +29,16 @@ def steps_to(
 ) -> list[audit.EventSpec]:
     """Take every legal step to target at once; the audit events still to record, in order.
 
-    The change row is written once and the timeline entries in one multi-row insert at
-    the next flush; the caller records the events (audit.record_many) in the same
+    The change row is written once (at the next flush) and the timeline entries in one
+    multi-row insert now; the caller records the events (audit.record_many) in the same
     transaction.
     """
     path = path_to(ChangeType(change.type), State(change.state), target)
     events: list[audit.EventSpec] = []
     before = change.state
+    moves: list[tuple[str | None, str]] = []
     for step in path:
-        session.add(
-            ChangeTransition(
-                change_id=change.id,
-                from_state=before,
-                to_state=step.value,
-                actor=actor.name,
-                reason=reason,
-            )
-        )
+        moves.append((before, step.value))
         events.append(
             audit.EventSpec(
                 action=f"change.{step.value}",
@@ -58,7 +53,27 @@ def steps_to(
     if path:
         change.state = target.value
         change.updated_at = utcnow()
+        # The insert autoflushes the change first: its row is still written once.
+        record_transitions(session, change.id, moves, actor=actor.name, reason=reason)
     return events
+
+
+def record_transitions(
+    session: Session,
+    change_id: int,
+    moves: list[tuple[str | None, str]],
+    *,
+    actor: str,
+    reason: str | None,
+) -> None:
+    """Timeline entries (from, to), in order, with one Core multi-row insert."""
+    at = utcnow()
+    rows = [
+        {"change_id": change_id, "from_state": before, "to_state": after, "at": at}
+        | {"actor": actor, "reason": reason}
+        for before, after in moves
+    ]
+    session.execute(insert(cast(Table, ChangeTransition.__table__)), rows)
 
 
 def move(

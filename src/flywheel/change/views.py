@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
 from flywheel.change import governance, service
 from flywheel.change.lifecycle import State
+from flywheel.change.models import ChangeRequest
 from flywheel.change.schemas import (
     CalendarEntry,
     ChangeCreate,
@@ -27,10 +28,12 @@ from flywheel.change.schemas import (
     WindowOut,
 )
 from flywheel.db import as_utc
+from flywheel.http import idempotency
 from flywheel.http.deps import DbSession, cursor_to_id, require
 from flywheel.schemas import Page
 
 router = APIRouter(tags=["changes"])
+JSON = "application/json"
 
 Reader = Annotated[Actor, Depends(require(Permission.CHANGE_READ))]
 Opener = Annotated[Actor, Depends(require(Permission.CHANGE_CREATE))]
@@ -41,14 +44,24 @@ Governor = Annotated[Actor, Depends(require(Permission.CHANGE_POLICY_MANAGE))]
 
 @router.post("/changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
 def open_change(
-    data: ChangeCreate, session: DbSession, actor: Opener, response: Response
-) -> ChangeOut:
+    data: ChangeCreate, session: DbSession, actor: Opener, request: Request
+) -> Response:
     """Open a change; the answer carries the decision when the policy can make it at once."""
-    change, created = service.open_change(session, actor=actor, data=data)
+    answer: list[bytes] = []
+
+    def keep_answer(change: ChangeRequest) -> None:
+        # Serialised once (FastAPI does not validate it again) and stored for an
+        # Idempotency-Key retry in the change's own commit, before the audit lock.
+        answer.append(ChangeOut.model_validate(change).model_dump_json().encode())
+        state = request.scope.get("state", {})
+        idempotency.settle_in(state, session, status.HTTP_201_CREATED, answer[0], JSON)
+
+    change, created = service.open_change(session, actor=actor, data=data, on_decided=keep_answer)
     session.commit()
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return ChangeOut.model_validate(change)
+    if not created:  # an earlier change with this external_id: 200 (stored under the key after)
+        body = ChangeOut.model_validate(change).model_dump_json().encode()
+        return Response(body, status_code=status.HTTP_200_OK, media_type=JSON)
+    return Response(answer[0], status_code=status.HTTP_201_CREATED, media_type=JSON)
 
 
 @router.get("/changes", response_model=Page[ChangeOut])

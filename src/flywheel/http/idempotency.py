@@ -5,8 +5,15 @@ claims it; a retry with the same key and body gets the stored response (with
 `Idempotent-Replayed: true`); the same key with a different body is a 422; a
 retry while the first is still running is a 409. Failed requests (4xx/5xx)
 release the key so the client can fix the request and try again. A claim left
-by a crashed process expires after CLAIM_TIMEOUT. A claim is one INSERT … ON
-CONFLICT DO NOTHING; keys older than KEEP_FOR are purged every PURGE_EVERY.
+by a crashed process expires after CLAIM_TIMEOUT. Keys older than KEEP_FOR are
+purged every PURGE_EVERY.
+
+The claim is one INSERT … ON CONFLICT DO NOTHING in the request's own write
+transaction, made when that transaction begins (`watch`, from the request's session
+dependency), so it commits, or rolls back, with what the request did. An endpoint may
+store its answer in that transaction too (`settle_in`); otherwise it is stored just
+after. A write request that commits no claim of its own gets its 2xx answer stored
+afterwards, unclaimed.
 """
 
 from __future__ import annotations
@@ -16,10 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, delete, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +36,11 @@ from flywheel.http.models import IdempotencyKey
 HEADER = b"idempotency-key"
 CLAIM_TIMEOUT = timedelta(seconds=60)
 KEEP_FOR = timedelta(hours=24)
+PURGE_EVERY = timedelta(minutes=5)
+STATE_KEY = "idempotency_claim"
+PENDING, HELD, COMMITTED = "pending", "held", "committed"  # a claim's life
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_last_purge: dict[str, datetime] = {}
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -46,23 +56,23 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-PURGE_EVERY = timedelta(minutes=5)
-_last_purge: dict[str, datetime] = {}
-
-
-def _insert_claim(session: Session, values: dict[str, Any]) -> bool:
+def _insert_claim(on: Session | Connection, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: whether this request now holds the key."""
-    dialect = session.get_bind().dialect.name
+    dialect = on.get_bind().dialect.name if isinstance(on, Session) else on.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(IdempotencyKey).values(**values).on_conflict_do_nothing()
-    inserted = session.execute(statement.returning(IdempotencyKey.key)).first()
+    inserted = on.execute(statement.returning(IdempotencyKey.key)).first()
     return inserted is not None
+
+
+def _purge_due(db: Database, now: datetime) -> bool:
+    last = _last_purge.get(db.url)
+    return last is None or now - last >= PURGE_EVERY
 
 
 def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
     """Delete keys older than KEEP_FOR, at most once per PURGE_EVERY per process (or now)."""
-    last = _last_purge.get(db.url)
-    if not force and last is not None and now - last < PURGE_EVERY:
+    if not force and not _purge_due(db, now):
         return 0
     _last_purge[db.url] = now
     with db.session(write=True) as session:
@@ -71,6 +81,57 @@ def purge_expired(db: Database, *, now: datetime, force: bool = False) -> int:
         )
         session.commit()
     return int(gone.rowcount)  # type: ignore[attr-defined]
+
+
+class KeyInUse(Exception):
+    """The key is held by an earlier request: answer from its row, do not run this one."""
+
+    def __init__(self, row: Any) -> None:
+        super().__init__("idempotency key in use")
+        self.row = row
+
+
+def watch(state: dict[str, Any], session: Session) -> None:
+    """Claim the request's Idempotency-Key (if any) when `session` begins its transaction.
+
+    Not earlier: until the endpoint runs, other dependencies (the caller's token) may
+    need a connection of their own, and this one would be held while they wait for it.
+    """
+    claim: _Claim | None = state.get(STATE_KEY)
+    if claim is not None:
+        session.info[STATE_KEY] = claim
+
+
+@event.listens_for(Session, "after_begin")
+def _claim_at_begin(session: Session, _transaction: Any, connection: Connection) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == PENDING:
+        claim.take(connection)
+
+
+@event.listens_for(Session, "after_commit")
+def _claim_committed(session: Session) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == HELD:
+        claim.state = COMMITTED
+
+
+@event.listens_for(Session, "after_rollback")
+def _claim_rolled_back(session: Session) -> None:
+    claim: _Claim | None = session.info.get(STATE_KEY)
+    if claim is not None and claim.state == HELD:
+        claim.state, claim.settled = PENDING, False
+
+
+def settle_in(
+    state: dict[str, Any], session: Session, status: int, body: bytes, content_type: str
+) -> None:
+    """Store a 2xx answer in the request's own transaction, before it commits."""
+    claim: _Claim | None = state.get(STATE_KEY)
+    if claim is None or claim.state != HELD:
+        return
+    session.execute(claim.store(status, content_type, body))
+    claim.settled = True
 
 
 class IdempotencyMiddleware:
@@ -109,14 +170,51 @@ class _Claim:
     def __init__(self, *, db: Database, **fields: str) -> None:
         self.db = db
         self.fields = fields
+        self.state = PENDING
+        self.settled = False
+
+    def take(self, connection: Connection) -> None:
+        """Hold the key in the connection's transaction, or raise KeyInUse with its row."""
+        now = utcnow()
+        if _insert_claim(connection, {**self.fields, "created_at": now}):
+            self.state = HELD
+            return
+        row = connection.execute(select(IdempotencyKey.__table__).where(self._mine())).first()
+        if row is None:  # released between our insert and read: claim it now
+            if _insert_claim(connection, {**self.fields, "created_at": now}):
+                self.state = HELD
+                return
+            row = connection.execute(select(IdempotencyKey.__table__).where(self._mine())).first()
+        abandoned = (
+            update(IdempotencyKey)
+            .where(self._mine(), IdempotencyKey.response_status.is_(None))
+            .where(IdempotencyKey.created_at < now - CLAIM_TIMEOUT)
+            .values(**self.fields, created_at=now)
+        )
+        if row is not None and connection.execute(abandoned).rowcount == 1:
+            self.state = HELD  # left by a crashed process: taken over
+            return
+        raise KeyInUse(row if row is not None else IdempotencyKey(**self.fields))
+
+    def store(self, status: int, content_type: str | None, body: bytes) -> Any:
+        """The UPDATE that records the answer on the claimed row."""
+        return (
+            update(IdempotencyKey)
+            .where(self._mine())
+            .values(response_status=status, response_type=content_type, response_body=body)
+        )
+
+    def _mine(self) -> Any:
+        return (IdempotencyKey.scope == self.fields["scope"]) & (
+            IdempotencyKey.key == self.fields["key"]
+        )
 
     async def run(
         self, app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send
     ) -> None:
-        existing = await anyio.to_thread.run_sync(self._claim_or_find)
-        if existing is not None:
-            await self._answer_existing(existing, scope, receive, send)
-            return
+        if _purge_due(self.db, utcnow()):
+            await anyio.to_thread.run_sync(lambda: purge_expired(self.db, now=utcnow()))
+        scope.setdefault("state", {})[STATE_KEY] = self
         replay_body = [body]
 
         async def replay_receive() -> Message:
@@ -124,10 +222,11 @@ class _Claim:
                 return {"type": "http.request", "body": replay_body.pop(), "more_body": False}
             return await receive()
 
-        captured: dict[str, Any] = {"status": 500, "type": None, "body": []}
+        captured: dict[str, Any] = {"status": 500, "type": None, "body": [], "started": False}
 
         async def capturing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                captured["started"] = True
                 captured["status"] = message["status"]
                 captured["type"] = dict(message.get("headers", [])).get(b"content-type")
             elif message["type"] == "http.response.body":
@@ -136,38 +235,16 @@ class _Claim:
 
         try:
             await app(scope, replay_receive, capturing_send)
+        except KeyInUse as used:
+            if captured["started"]:
+                raise
+            await self._answer_existing(used.row, scope, receive, send)
+            return
         finally:
-            await anyio.to_thread.run_sync(self._settle, captured)
+            if not self.settled:
+                await anyio.to_thread.run_sync(self._settle, captured)
 
-    def _claim_or_find(self) -> IdempotencyKey | None:
-        now = utcnow()
-        purge_expired(self.db, now=now)
-        ident = (self.fields["scope"], self.fields["key"])
-        with self.db.session(write=True) as session:
-            if _insert_claim(session, {**self.fields, "created_at": now}):
-                session.commit()
-                return None
-            row = session.get(IdempotencyKey, ident)
-            if row is None:  # released between our insert and read: claim it now
-                session.add(IdempotencyKey(**self.fields, created_at=now))
-            elif row.response_status is None and row.created_at < now - CLAIM_TIMEOUT:
-                # Abandoned by a crashed process: take the claim over.
-                row.created_at = now
-                for name, value in self.fields.items():
-                    setattr(row, name, value)
-            else:
-                session.commit()
-                return row
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return session.get(IdempotencyKey, ident)
-        return None
-
-    async def _answer_existing(
-        self, row: IdempotencyKey, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _answer_existing(self, row: Any, scope: Scope, receive: Receive, send: Send) -> None:
         same = (row.method, row.path, row.request_hash) == (
             self.fields["method"],
             self.fields["path"],
@@ -189,25 +266,22 @@ class _Claim:
             await send({"type": "http.response.body", "body": row.response_body or b""})
 
     def _settle(self, captured: dict[str, Any]) -> None:
-        mine = (IdempotencyKey.scope == self.fields["scope"]) & (
-            IdempotencyKey.key == self.fields["key"]
-        )
-        if 200 <= captured["status"] < 300:
-            content_type = captured["type"].decode("latin-1") if captured["type"] else None
-            statement: Any = (
-                update(IdempotencyKey)
-                .where(mine)
-                .values(
-                    response_status=captured["status"],
-                    response_type=content_type,
-                    response_body=b"".join(captured["body"]),
-                )
-            )
-        else:
-            statement = delete(IdempotencyKey).where(mine)
+        """After the request: store a 2xx answer, or release a key a failure left claimed."""
+        succeeded = 200 <= captured["status"] < 300
+        if self.state != COMMITTED and not succeeded:
+            return  # nothing was claimed, or the claim rolled back with the request
+        content_type = captured["type"].decode("latin-1") if captured["type"] else None
+        answer = b"".join(captured["body"])
         with self.db.session(write=True) as session:
-            session.execute(statement)
+            if self.state != COMMITTED:  # the request committed no claim: record it now
+                answered = {"response_status": captured["status"], "response_type": content_type}
+                values = {**self.fields, **answered, "response_body": answer}
+                _insert_claim(session, {**values, "created_at": utcnow()})
+            elif succeeded:
+                session.execute(self.store(captured["status"], content_type, answer))
+            else:
+                session.execute(delete(IdempotencyKey).where(self._mine()))
             session.commit()
 
 
-__all__ = ["IdempotencyMiddleware"]
+__all__ = ["IdempotencyMiddleware", "KeyInUse", "settle_in", "watch"]
