@@ -148,6 +148,13 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(
         default=5.0, gt=0, le=300, description="How often a process says it is alive."
     )
+    token_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="Cache checked API tokens this long per process (0: off); another "
+        "process may then accept a revoked token for this long.",
+    )
     worker_dead_after_s: float = Field(
         default=30.0, gt=0, le=3600, description="Silence after which a peer recovers its work."
     )

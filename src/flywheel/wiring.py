@@ -6,6 +6,7 @@ reaction, a deployment gate, an SLO source), the hook is registered here.
 
 from __future__ import annotations
 
+from flywheel.auth.token_cache import token_cache
 from flywheel.config import Settings
 from flywheel.db import Database
 from flywheel.deploy import run_steps
@@ -36,6 +37,7 @@ def install_domains(db: Database, settings: Settings) -> None:
     if incident_gates.alerts_since not in run_steps.BAKE_CHECKS:
         run_steps.BAKE_CHECKS.append(incident_gates.alerts_since)
     vault_keyring.use(settings)
+    token_cache.seconds = settings.token_cache_seconds
     incident_reactions.register(problem_reaction.REACTION, problem_reaction.react)
     slo_gate.FIX_FINDERS["problem"] = problem_fix_references.problems_fixed_by
     slo_gate.install(settings)

@@ -3,7 +3,8 @@
 Every request authenticates its bearer token; the cache saves the token and user read. A
 write to users, their roles or team memberships, or a token's revocation or expiry, empties
 it in this process at once (SQLAlchemy events on every engine). Other processes of the same
-installation notice within CACHE_SECONDS (docs/security.md).
+installation would notice only when the entry expires, so the cache is off unless
+FLYWHEEL_TOKEN_CACHE_SECONDS is set (docs/security.md).
 """
 
 from __future__ import annotations

@@ -6,11 +6,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from flywheel.app import create_app
 from flywheel.auth.models import User
 from flywheel.auth.roles import Role
 from flywheel.auth.token_cache import token_cache
+from flywheel.config import Settings
 from flywheel.db import Database
 from tests.factories import make_person
+
+
+@pytest.fixture(autouse=True)
+def cache_on(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FLYWHEEL_TOKEN_CACHE_SECONDS=5 (the app set the default, off, when it was built)."""
+    monkeypatch.setattr(token_cache, "seconds", 5.0)
 
 
 def test_a_revoked_token_stops_working_although_it_was_cached(
@@ -73,3 +81,13 @@ def test_another_process_lags_by_at_most_the_cache_time(
     assert client.get("/api/v1/me", headers=dev.headers).status_code == 200  # cached
     monkeypatch.setattr(token_cache, "seconds", 0.0)  # CACHE_SECONDS have passed
     assert client.get("/api/v1/me", headers=dev.headers).status_code == 401
+
+
+def test_the_cache_is_off_by_default(settings: Settings, db: Database) -> None:
+    with TestClient(create_app(settings, db)) as fresh:
+        dev = make_person(db)
+        assert fresh.get("/api/v1/me", headers=dev.headers).status_code == 200
+        with db.engine.begin() as conn:  # another process's deactivation
+            conn.exec_driver_sql(f"UPDATE users SET is_active = false WHERE id = {dev.user_id}")
+        assert token_cache.seconds == 0
+        assert fresh.get("/api/v1/me", headers=dev.headers).status_code == 401
