@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 
 class Role(StrEnum):
@@ -65,7 +66,17 @@ def why_dead(
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
+    """Whether a process with this pid runs on this host (a zombie, not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: a signal-0 probe
+        return _answers_signal_0(pid)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _answers_signal_0(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

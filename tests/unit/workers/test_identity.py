@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,3 +60,18 @@ def test_a_named_process_keeps_its_name() -> None:
 def test_pid_alive_tells_a_live_process_from_a_gone_one() -> None:
     assert pid_alive(os.getpid())
     assert not pid_alive(2**22 + 12345)  # above Linux's pid_max default: never a process
+
+
+def test_a_killed_process_not_yet_reaped_is_not_alive() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert pid_alive(child.pid)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while pid_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(child.pid)  # a zombie until the wait below reaps it
+        assert child.poll() is not None
+    finally:
+        child.kill()
+        child.wait()
