@@ -154,7 +154,7 @@ def _workers(settings: Settings) -> Callable[[Database], Finding]:
         now, dead_after = utcnow(), timedelta(seconds=settings.worker_dead_after_s)
         with db.session() as session:
             rows = [r for r in workers_service.list_processes(session) if r.role in RUNS_WORK]
-        states = {row.id: worker_metrics.state_of(row, now, dead_after) for row in rows if row.pid}
+        states = {row.id: worker_metrics.state_of(row, now, dead_after) for row in rows}
         alive = sorted(key for key, state in states.items() if state == "alive")
         dead = sorted(key for key, state in states.items() if state == "dead")
         if not alive:

@@ -23,7 +23,7 @@ def state_of(row: WorkerProcess, now: datetime, dead_after: timedelta) -> str:
 
 def render(session: Session, now: datetime, dead_after: timedelta) -> str:
     """Worker counts by role and state, heartbeat ages, and every queue's depth and lag."""
-    rows = [r for r in service.list_processes(session) if r.role in RUNS_WORK and r.pid]
+    rows = [r for r in service.list_processes(session) if r.role in RUNS_WORK]
     counts = Counter((r.role, state_of(r, now, dead_after)) for r in rows)
     lines = [
         "# HELP flywheel_workers Processes that run background work, by role and state.",

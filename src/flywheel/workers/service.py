@@ -104,6 +104,15 @@ def prune(session: Session) -> int:
     return int(done.rowcount)  # type: ignore[attr-defined]
 
 
+def release_claim(session: Session, executor_id: str) -> None:
+    """Undo a recovery claim whose recovery failed, so the next beat tries again."""
+    session.execute(
+        update(WorkerProcess)
+        .where(WorkerProcess.id == executor_id)
+        .values(recovered_by=None, recovered_at=None)
+    )
+
+
 def list_processes(session: Session, *, include_gone: bool = False) -> list[WorkerProcess]:
     """The processes on record, newest first; without `include_gone` only unrecovered ones."""
     query = select(WorkerProcess).order_by(WorkerProcess.started_at.desc())
@@ -126,12 +135,3 @@ def _fresh(me: Identity, now: datetime) -> WorkerProcess:
 
 def _seen(row: WorkerProcess) -> Seen:
     return Seen(row.id, row.hostname, row.pid, row.last_seen_at, row.stopped_at)
-
-
-def release_claim(session: Session, executor_id: str) -> None:
-    """Undo a recovery claim whose recovery failed, so the next beat tries again."""
-    session.execute(
-        update(WorkerProcess)
-        .where(WorkerProcess.id == executor_id)
-        .values(recovered_by=None, recovered_at=None)
-    )

@@ -32,9 +32,6 @@ SAMPLE_INSTANCE = {"flywheel-api@.service": "8001", "flywheel-worker@.service": 
 # Not Flywheel settings, but read by what `flywheel serve` runs on: name → module reading it.
 FOREIGN_VARIABLES = {"FORWARDED_ALLOW_IPS": uvicorn.config}
 # What the worker split adds; checked below once it exists, expected to fail until then.
-PENDING_COMMANDS = {("worker",)}
-PENDING_OPTIONS = {("serve",): {"--api-only"}}
-PENDING_SETTINGS = {"worker_heartbeat_s", "worker_dead_after_s"}
 VARIABLE_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 
 Unit = dict[str, dict[str, list[str]]]
@@ -106,29 +103,6 @@ def cli_command(path: list[str]) -> tuple[Any, list[str]]:
     return command, args
 
 
-def has_command(path: tuple[str, ...]) -> bool:
-    try:
-        cli_command(list(path))
-    except AssertionError:
-        return False
-    return True
-
-
-def options_of(command: Any) -> set[str]:
-    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
-
-
-def without_pending(args: list[str]) -> list[str] | None:
-    """The arguments to check now: pending parts of the worker split left out until they exist."""
-    if any(args[: len(p)] == list(p) and not has_command(p) for p in PENDING_COMMANDS):
-        return None
-    for path, pending in PENDING_OPTIONS.items():
-        if args[: len(path)] == list(path):
-            known = options_of(cli_command(list(path))[0])
-            args = [a for a in args if a not in pending or a in known]
-    return args
-
-
 def test_units_exist() -> None:
     names = {p.name for p in UNITS}
     assert {
@@ -146,10 +120,7 @@ def test_units_exist() -> None:
 def test_every_command_runs_a_real_flywheel_command(where: str, argv: list[str]) -> None:
     assert argv[0].startswith("/"), f"{where}: use an absolute path: {argv[0]}"
     for args in flywheel_invocations(argv):
-        checked = without_pending(args)
-        if checked is None:
-            continue
-        command, rest = cli_command(checked)
+        command, rest = cli_command(args)
         try:  # click parses (and type-checks) the options and arguments without running
             command.make_context("flywheel", rest)
         except TyperException as exc:  # Typer's click: NoSuchOption, BadParameter, …
@@ -168,14 +139,6 @@ def test_the_services_run_the_commands_the_docs_describe() -> None:
     backup = flywheel_invocations(run["flywheel-backup.service"])
     assert len(backup) == 1 and backup[0][0] == "backup"
     assert backup[0][1].startswith("/var/backups/flywheel/$(date -u +%Y-%m-%dT%H%M%SZ)")
-
-
-def test_the_worker_split_exists() -> None:
-    for path in PENDING_COMMANDS:
-        assert has_command(path), f"no `flywheel {' '.join(path)}`"
-    for path, options in PENDING_OPTIONS.items():
-        assert options <= options_of(cli_command(list(path))[0])
-    assert set(Settings.model_fields) >= PENDING_SETTINGS
 
 
 @pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
@@ -262,8 +225,6 @@ def test_env_example_names_only_real_settings(monkeypatch: pytest.MonkeyPatch) -
             continue
         assert name.startswith("FLYWHEEL_"), f"{name}: not a Flywheel setting"
         field = name.removeprefix("FLYWHEEL_").lower()
-        if field in PENDING_SETTINGS and field not in fields:
-            continue
         assert field in fields, f"{name}: no such setting in flywheel.config.Settings"
         monkeypatch.setenv(name, value)
     settings = Settings()  # read as systemd passes them: every example value is valid
