@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
+from flywheel.auth.bearer import authenticate_token as authenticate_token
+from flywheel.auth.bearer import authenticate_tokens as authenticate_tokens
+from flywheel.auth.bearer import cached_token_actor as cached_token_actor
 from flywheel.auth.models import ApiToken, Team, TeamMember, User, UserRole
 from flywheel.auth.passwords import hash_password, password_matches
 from flywheel.auth.policy import require_different_person, require_permission
@@ -17,7 +20,6 @@ from flywheel.auth.roles import Permission, Role
 from flywheel.auth.schemas import TeamCreate, TeamUpdate, UserCreate, UserUpdate
 from flywheel.auth.sessions import end_all_sessions as _end_sessions
 from flywheel.auth.sessions import session_generation as session_generation
-from flywheel.auth.token_cache import token_cache
 from flywheel.auth.tokens import generate_token, hash_token, token_hint
 from flywheel.db import utcnow
 from flywheel.errors import Conflict, InvalidInput, NotFound, StaleVersion, Unauthenticated
@@ -349,38 +351,6 @@ def actor_for(user: User, *, token_id: int | None = None) -> Actor:
         team_ids=frozenset(m.team_id for m in user.memberships),
         token_id=token_id,
     )
-
-
-def authenticate_token(session: Session, *, secret: str) -> Actor:
-    """The actor a bearer token stands for, or Unauthenticated saying why.
-
-    Answers are cached for a few seconds (`token_cache.CACHE_SECONDS`); any write to the auth
-    tables in this process empties the cache, so only other processes may lag.
-    """
-    url = session.get_bind().engine.url
-    actor = cached_token_actor(url, secret=secret)
-    if actor is not None:
-        return actor
-    generation = token_cache.generation
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
-    if token is None:
-        raise Unauthenticated("unknown API token")
-    actor = _token_actor(token)
-    token_cache.put((url, hash_token(secret)), (actor, token.expires_at), generation=generation)
-    return actor
-
-
-def cached_token_actor(database_url: Any, *, secret: str) -> Actor | None:
-    """The actor of a token checked in the last few seconds (None: look it up)."""
-    cached: tuple[Actor, datetime | None] | None = token_cache.get(
-        (database_url, hash_token(secret))
-    )
-    if cached is None:
-        return None
-    actor, expires_at = cached
-    if expires_at is not None and expires_at <= utcnow():
-        raise Unauthenticated("this API token has expired")
-    return actor
 
 
 def actor_by_id(
