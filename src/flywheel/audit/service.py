@@ -67,7 +67,14 @@ def record_many(
     session: Session, *, actor: Actor, events: Sequence[EventSpec]
 ) -> list[ChainRecord]:
     """Append several events in order with one head lock and one head move (see record)."""
-    if not events:
+    return record_batch(session, [(actor, current_request_id(), events)])
+
+
+def record_batch(
+    session: Session, entries: Sequence[tuple[Actor, str | None, Sequence[EventSpec]]]
+) -> list[ChainRecord]:
+    """Append the events of several requests (actor, request id, events) with one head lock."""
+    if not any(events for _, _, events in entries):
         return []
     if session.new or session.dirty or session.deleted:
         session.flush()
@@ -76,26 +83,26 @@ def record_many(
     if head is None:
         raise RuntimeError("audit chain head is missing: run `flywheel db upgrade`")
     head_seq, head_hash = head
-    request_id = current_request_id()
     chained: list[ChainRecord] = []
-    for spec in events:
-        content = ChainRecord(
-            seq=head_seq + 1,
-            occurred_at=utcnow(),
-            actor=actor.name,
-            actor_user_id=actor.user_id,
-            action=spec.action,
-            object_type=spec.object_type,
-            object_id=str(spec.object_id),
-            before=to_json_value(redacted(spec.before)),
-            after=to_json_value(redacted(spec.after)),
-            reason=spec.reason,
-            request_id=request_id,
-            prev_hash=head_hash,
-        )
-        event = replace(content, hash=digest(content))
-        chained.append(event)
-        head_seq, head_hash = event.seq, event.hash
+    for actor, request_id, events in entries:
+        for spec in events:
+            content = ChainRecord(
+                seq=head_seq + 1,
+                occurred_at=utcnow(),
+                actor=actor.name,
+                actor_user_id=actor.user_id,
+                action=spec.action,
+                object_type=spec.object_type,
+                object_id=str(spec.object_id),
+                before=to_json_value(redacted(spec.before)),
+                after=to_json_value(redacted(spec.after)),
+                reason=spec.reason,
+                request_id=request_id,
+                prev_hash=head_hash,
+            )
+            event = replace(content, hash=digest(content))
+            chained.append(event)
+            head_seq, head_hash = event.seq, event.hash
     append.write_events(conn, chained)
     return chained
 

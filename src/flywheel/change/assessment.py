@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flywheel.batch_reads import remember, sharing
 from flywheel.change import conflicts as conflict_rules
 from flywheel.change import windows as window_rules
 from flywheel.change.candidates import candidates
@@ -106,6 +107,10 @@ def _parsed(text: str) -> Policy:
 
 def active_policy(session: Session, *, service: str) -> tuple[Policy, str, int]:
     """The newest policy for the service, else the default one, else the built-in."""
+    return remember(session, ("change.policy", service), lambda: _read_policy(session, service))
+
+
+def _read_policy(session: Session, service: str) -> tuple[Policy, str, int]:
     row = session.execute(
         select(ChangePolicy.scope, ChangePolicy.version, ChangePolicy.text)
         .where(ChangePolicy.scope.in_([service, DEFAULT_SCOPE]))
@@ -147,8 +152,8 @@ def windows_in_scope(
     session: Session, *, service: str, ci_keys: list[str], deps: _CmdbDependencies | None = None
 ) -> list[window_rules.Window]:
     """Active windows whose scope reaches a change on `service` touching `ci_keys`."""
-    rows = session.scalars(select(ChangeWindow).where(ChangeWindow.active.is_(True)))
-    view = deps or _CmdbDependencies(session)  # syncs the index only if a scope needs it
+    windows = remember(session, "change.windows", lambda: _active_windows(session))
+    view = deps or _dependencies(session)  # syncs the index only if a scope needs it
 
     def covered(scope: window_rules.Scope) -> set[str]:
         if scope.key is None:
@@ -159,9 +164,12 @@ def windows_in_scope(
         return keys
 
     touched = [service, *ci_keys]
-    return window_rules.in_scope(
-        [to_window(r) for r in rows], service=service, ci_keys=touched, covered=covered
-    )
+    return window_rules.in_scope(windows, service=service, ci_keys=touched, covered=covered)
+
+
+def _active_windows(session: Session) -> list[window_rules.Window]:
+    rows = session.scalars(select(ChangeWindow).where(ChangeWindow.active.is_(True)))
+    return [to_window(r) for r in rows]
 
 
 class _CmdbDependencies:
@@ -197,6 +205,11 @@ class _CmdbDependencies:
         return self._down[ci]
 
 
+def _dependencies(session: Session) -> _CmdbDependencies:
+    """The CMDB view of this assessment, or of the whole batch it belongs to."""
+    return remember(session, "change.cmdb", lambda: _CmdbDependencies(session))
+
+
 def _related_keys(deps: _CmdbDependencies, mine: frozenset[str]) -> set[str]:
     related = set(mine)
     for key in mine:
@@ -215,7 +228,7 @@ def find_conflicts(
     """
     now = utcnow()
     mine = frozenset([change.service, *change.ci_keys])
-    deps = deps or _CmdbDependencies(session)
+    deps = deps or _dependencies(session)
     related = _related_keys(deps, mine)
     span = interval_of(change, now)
     rows = candidates(session, change.id, related, span, DEFAULT_DURATION)
@@ -280,11 +293,25 @@ def top_percent(
     session: Session, score: float, model_version: str, newest_id: int = 0
 ) -> float | None:
     """The share (%) of the last changes scored by the same model that scored >= score."""
-    recent = _scores(session, model_version, newest_id)
+    recent = remember(
+        session,
+        ("change.scores", model_version),
+        lambda: _scores(session, model_version, newest_id),
+    )
     if len(recent) < 20:  # too few to speak of a distribution: rules on it do not hold
         return None
     at_least = len(recent) - bisect.bisect_left(recent, score)
     return round(100 * at_least / len(recent), 2)
+
+
+def _top_percent_then_count(session: Session, risk: RiskAssessment, newest_id: int) -> float | None:
+    """top_percent; in a batch, this score then joins the next decisions' partial window."""
+    share = top_percent(session, risk.score, risk.model_version, newest_id)
+    batch = sharing(session)
+    recent = batch.get(("change.scores", risk.model_version)) if batch is not None else None
+    if recent is not None and len(recent) < RECENT_SCORES:
+        bisect.insort(recent, risk.score)
+    return share
 
 
 def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> ChangeFacts:
@@ -312,7 +339,7 @@ def assess(
         touched = cmdb.get_cis(session, keys=[change.service, *change.ci_keys])
         touched.sort(key=lambda c: c.key != change.service)
     service = touched[0]
-    deps = _CmdbDependencies(session)
+    deps = _dependencies(session)
     deps.sync()
     impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)
     tenants = impact.tenants_affected
@@ -332,7 +359,7 @@ def assess(
         service=change.service,
         planned_start=span.start,
         risk_score=risk.score,
-        risk_top_percent=top_percent(session, risk.score, risk.model_version, change.id or 0),
+        risk_top_percent=_top_percent_then_count(session, risk, change.id or 0),
         risk_level=risk.level,
         service_criticality=service.criticality,
         ci_types=frozenset(c.type for c in touched),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
-from flywheel.auth import service as auth_service
 from flywheel.auth.actor import Actor
 from flywheel.change.approvals import (
     approve,
@@ -20,20 +18,16 @@ from flywheel.change.approvals import (
     reject,
     verdicts_open_to,
 )
-from flywheel.change.assessment import Assessment, assess, find_conflicts
+from flywheel.change.assessment import assess, find_conflicts
 from flywheel.change.lifecycle import (
     ChangeType,
     CloseCode,
     State,
     check_transition,
 )
-from flywheel.change.models import (
-    ChangeCI,
-    ChangeCommit,
-    ChangeRequest,
-    ChangeTransition,
-)
-from flywheel.change.policy import OutcomeKind
+from flywheel.change.models import ChangeRequest, ChangeTransition
+from flywheel.change.opening import SERVICE_TYPES as SERVICE_TYPES
+from flywheel.change.opening import Opened, check_change, write_change
 from flywheel.change.queries import approved_at as approved_at
 from flywheel.change.queries import changes_mentioning as changes_mentioning
 from flywheel.change.queries import close_codes_query as close_codes_query
@@ -42,21 +36,9 @@ from flywheel.change.queries import first_commit_at as first_commit_at
 from flywheel.change.queries import pipeline_changes as pipeline_changes
 from flywheel.change.rescheduling import reschedule
 from flywheel.change.schemas import ChangeCreate
-from flywheel.change.steps import (
-    awaiting_state,
-    get_change,
-    move,
-    record_transitions,
-    steps_to,
-)
-from flywheel.cmdb import service as cmdb
+from flywheel.change.steps import get_change, move
 from flywheel.db import utcnow
-from flywheel.errors import Conflict, InvalidInput, NotFound
-
-if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
-    from flywheel.cmdb.models import ConfigurationItem
-
-SERVICE_TYPES = frozenset({"business_service", "application", "service_pool"})
+from flywheel.errors import Conflict, InvalidInput
 
 
 def list_changes(
@@ -89,45 +71,6 @@ def count_by_state(session: Session, *, since: datetime | None = None) -> dict[s
     return {state: int(n) for state, n in session.execute(query).all()}
 
 
-def _summary(change: ChangeRequest) -> dict[str, Any]:
-    return {
-        "number": change.number,
-        "type": change.type,
-        "state": change.state,
-        "service": change.service,
-        "title": change.title,
-        "version": change.version_label,
-        "risk": change.risk_level,
-    }
-
-
-def _check_references(session: Session, data: ChangeCreate) -> list[ConfigurationItem]:
-    """The service and CIs the change names (service first), or InvalidInput."""
-    try:
-        touched = cmdb.get_cis(session, keys=[data.service, *data.cis])
-    except NotFound as exc:
-        raise InvalidInput(f"unknown service or CI: {exc.message}") from exc
-    service = next(c for c in touched if c.key == data.service)
-    if service.type not in SERVICE_TYPES:
-        raise InvalidInput(f"'{data.service}' is a {service.type}, not a service")
-    if data.assigned_team:
-        try:
-            auth_service.get_team(session, key=data.assigned_team)
-        except NotFound as exc:
-            raise InvalidInput(f"unknown assigned_team '{data.assigned_team}'") from exc
-    return [service, *(c for c in touched if c.key != data.service)]
-
-
-def _existing(session: Session, data: ChangeCreate) -> ChangeRequest | None:
-    if data.external_id is None:
-        return None
-    return session.scalar(
-        select(ChangeRequest).where(
-            ChangeRequest.service == data.service, ChangeRequest.external_id == data.external_id
-        )
-    )
-
-
 def open_change(
     session: Session,
     *,
@@ -141,86 +84,15 @@ def open_change(
     PostgreSQL they hold the audit chain head until commit, so work done there (the
     HTTP answer) does not make every other audited write wait.
     """
-    existing = _existing(session, data)
-    if existing is not None:
-        return existing, False
-    touched = _check_references(session, data)
-    change = ChangeRequest(
-        type=data.type.value,
-        state=State.NEW.value,
-        service=data.service,
-        title=data.title,
-        description=data.description,
-        implementation_plan=data.implementation_plan,
-        backout_plan=data.backout_plan,
-        requested_by=actor.name,
-        requested_by_user_id=actor.user_id,
-        assigned_team=data.assigned_team,
-        planned_start=data.planned_start,
-        planned_end=data.planned_end,
-        version_label=data.version,
-        artifact=data.artifact,
-        external_id=data.external_id,
-        receipt=data.receipt,
-        test_results=data.test_results,
-        code_metrics=data.code_metrics,
-        cis=[ChangeCI(ci_key=k) for k in sorted(set(data.cis) - {data.service})],
-        commits=[ChangeCommit(position=i, **c.model_dump()) for i, c in enumerate(data.commits)],
-        approvals=[],  # known empty: the answer needs no query for them
-    )
-    session.add(change)
-    session.flush()
-    # Assess before the first audit event: on PostgreSQL that event locks the audit chain
-    # head until commit, and every audited write in the system would wait for the assessment.
-    found = assess(session, change, touched=touched)
-    record_transitions(session, change.id, [(None, "new")], actor=actor.name, reason="opened")
-    created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
-    steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    checked = check_change(session, data=data)
+    if isinstance(checked, Opened):
+        return checked.change, False
+    opened = write_change(session, actor=actor, data=data, touched=checked)
     if on_decided is not None:
         session.flush()
-        on_decided(change)
-    audit.record_many(session, actor=actor, events=[created, *steps])
-    return change, True
-
-
-def _store_assessment(change: ChangeRequest, found: Assessment) -> None:
-    change.risk_score = found.risk.score
-    change.risk_level = found.decision.risk_level or found.risk.level
-    change.risk_explanation = {"factors": found.risk.explanation}
-    change.risk_model_version = found.risk.model_version
-    change.decision = found.as_record(ChangeType(change.type))
-
-
-def _decide(
-    session: Session,
-    change: ChangeRequest,
-    found: Assessment,
-    *,
-    actor: Actor,
-    implemented_at: datetime | None,
-) -> list[audit.EventSpec]:
-    """Apply the decision's state steps; their audit events, still to record."""
-    _store_assessment(change, found)
-    kind = found.decision.outcome
-    reason = f"policy {found.policy_scope} v{found.policy_version}: {found.decision.summary}"
-    change_type = ChangeType(change.type)
-    if kind is OutcomeKind.REJECT:
-        return steps_to(session, change, State.REJECTED, actor=actor, reason=reason)
-    if kind is OutcomeKind.AUTO_APPROVE and not found.blockers(change_type):
-        events = steps_to(session, change, State.SCHEDULED, actor=actor, reason=reason)
-        if change.receipt:
-            events += _record_receipt(session, change, actor=actor, implemented_at=implemented_at)
-        return events
-    return steps_to(session, change, awaiting_state(change_type), actor=actor, reason=reason)
-
-
-def _record_receipt(
-    session: Session, change: ChangeRequest, *, actor: Actor, implemented_at: datetime | None
-) -> list[audit.EventSpec]:
-    change.actual_start = change.actual_end = implemented_at or utcnow()
-    change.close_code = CloseCode.SUCCESSFUL.value
-    reason = "change receipt: recorded after the fact"
-    return steps_to(session, change, State.CLOSED, actor=actor, reason=reason)
+        on_decided(opened.change)
+    audit.record_many(session, actor=actor, events=opened.events)
+    return opened.change, True
 
 
 def cancel(session: Session, *, actor: Actor, change_id: int, reason: str) -> ChangeRequest:
@@ -283,9 +155,11 @@ def timeline(session: Session, *, change_id: int) -> list[ChangeTransition]:
 
 
 __all__ = [
+    "Opened",
     "approve",
     "awaiting_decision",
     "cancel",
+    "check_change",
     "close",
     "complete",
     "count_awaiting_decision",
@@ -299,6 +173,7 @@ __all__ = [
     "start",
     "timeline",
     "verdicts_open_to",
+    "write_change",
 ]
 
 

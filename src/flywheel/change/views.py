@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Permission
 from flywheel.change import governance, service
+from flywheel.change.decisions import Submitted, desk_for
 from flywheel.change.lifecycle import State
-from flywheel.change.models import ChangeRequest
 from flywheel.change.schemas import (
     CalendarEntry,
     ChangeCreate,
@@ -27,9 +27,9 @@ from flywheel.change.schemas import (
     WindowCreate,
     WindowOut,
 )
+from flywheel.context import current_request_id
 from flywheel.db import as_utc
-from flywheel.http import idempotency
-from flywheel.http.deps import DbSession, cursor_to_id, require
+from flywheel.http.deps import Bearer, DbSession, bearer_secret, cursor_to_id, require
 from flywheel.schemas import Page
 
 router = APIRouter(tags=["changes"])
@@ -43,25 +43,17 @@ Governor = Annotated[Actor, Depends(require(Permission.CHANGE_POLICY_MANAGE))]
 
 
 @router.post("/changes", response_model=ChangeOut, status_code=status.HTTP_201_CREATED)
-def open_change(
-    data: ChangeCreate, session: DbSession, actor: Opener, request: Request
-) -> Response:
-    """Open a change; the answer carries the decision when the policy can make it at once."""
-    answer: list[bytes] = []
+async def open_change(data: ChangeCreate, request: Request, credentials: Bearer) -> Response:
+    """Open a change; the answer carries the decision when the policy can make it at once.
 
-    def keep_answer(change: ChangeRequest) -> None:
-        # Serialised once (FastAPI does not validate it again) and stored for an
-        # Idempotency-Key retry in the change's own commit, before the audit lock.
-        answer.append(ChangeOut.model_validate(change).model_dump_json().encode())
-        state = request.scope.get("state", {})
-        idempotency.settle_in(state, session, status.HTTP_201_CREATED, answer[0], JSON)
-
-    change, created = service.open_change(session, actor=actor, data=data, on_decided=keep_answer)
-    session.commit()
-    if not created:  # an earlier change with this external_id: 200 (stored under the key after)
-        body = ChangeOut.model_validate(change).model_dump_json().encode()
-        return Response(body, status_code=status.HTTP_200_OK, media_type=JSON)
-    return Response(answer[0], status_code=status.HTTP_201_CREATED, media_type=JSON)
+    Decided in a batch with the other requests waiting in this process (change.decisions).
+    """
+    state = request.scope.setdefault("state", {})
+    item = Submitted(bearer_secret(credentials), data, state, current_request_id())
+    answer = await desk_for(request.app.state.db).submit(item)
+    if answer.error is not None:
+        raise answer.error
+    return Response(answer.body, status_code=answer.status, media_type=JSON)
 
 
 @router.get("/changes", response_model=Page[ChangeOut])

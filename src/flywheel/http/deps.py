@@ -20,6 +20,7 @@ from flywheel.http import idempotency
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer fw_…`")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_database(request: Request) -> Database:
@@ -50,7 +51,7 @@ def get_actor(
     Looked up on its own short read session: a write request must not take SQLite's
     write lock here, in one thread-pool hop, and hold it into the next.
     """
-    secret = _bearer_secret(credentials)
+    secret = bearer_secret(credentials)
     actor = _look_up_token(get_database(request), secret)
     request.state.actor = actor
     return actor
@@ -61,7 +62,7 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """get_actor as a dependency; a recently checked token is answered without a thread hop."""
-    secret = _bearer_secret(credentials)
+    secret = bearer_secret(credentials)
     db = get_database(request)
     actor = auth_service.cached_token_actor(db.engine.url, secret=secret)
     if actor is None:
@@ -70,7 +71,8 @@ async def current_actor(
     return actor
 
 
-def _bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
+def bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token sent, or Unauthenticated (401)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing API token: send 'Authorization: Bearer <token>'")
     return credentials.credentials

@@ -134,6 +134,40 @@ def settle_in(
     claim.settled = True
 
 
+def take_claim(state: dict[str, Any], connection: Connection) -> _Claim | None:
+    """Hold a request's key in a batch's transaction (raises KeyInUse); None without a key."""
+    claim: _Claim | None = state.get(STATE_KEY)
+    if claim is None or claim.state != PENDING:
+        return None
+    claim.take(connection)
+    return claim
+
+
+def drop_claim(claim: _Claim, connection: Connection) -> None:
+    """Give a key back within the batch: its request failed, as if it had rolled back."""
+    connection.execute(delete(IdempotencyKey).where(claim._mine()))
+    claim.state = PENDING
+
+
+def store_answer(
+    claim: _Claim, connection: Connection, status: int, body: bytes, content_type: str
+) -> None:
+    """Store a 2xx answer on a held key in the batch's transaction."""
+    connection.execute(claim.store(status, content_type, body))
+    claim.settled = True
+
+
+def batch_ended(claims: list[_Claim], *, committed: bool) -> None:
+    """After a batch's commit or rollback: what a request session's events would record."""
+    for claim in claims:
+        if claim.state != HELD:
+            continue
+        if committed:
+            claim.state = COMMITTED
+        else:
+            claim.state, claim.settled = PENDING, False
+
+
 class IdempotencyMiddleware:
     """Replays the stored answer for write requests that repeat an Idempotency-Key."""
 
@@ -284,4 +318,13 @@ class _Claim:
             session.commit()
 
 
-__all__ = ["IdempotencyMiddleware", "KeyInUse", "settle_in", "watch"]
+__all__ = [
+    "IdempotencyMiddleware",
+    "KeyInUse",
+    "batch_ended",
+    "drop_claim",
+    "settle_in",
+    "store_answer",
+    "take_claim",
+    "watch",
+]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flywheel.batch_reads import remember
 from flywheel.risk.features import ALIASES, METRICS
 from flywheel.risk.models import RiskModel
 from flywheel.risk.registry import active_model, list_models, promote, train_and_store
@@ -32,12 +33,16 @@ _models_by_version: dict[str, Any] = {}
 
 def _model_in_service(session: Session) -> Any | None:
     """The active model, its blob read and unpickled only the first time a version is seen."""
-    version = session.scalar(select(RiskModel.version).where(RiskModel.status == "active"))
+    version = remember(session, "risk.active_version", lambda: _active_version(session))
     if version is None:
         return None
     if version not in _models_by_version:
         _models_by_version[version] = active_model(session)
     return _models_by_version[version]
+
+
+def _active_version(session: Session) -> str | None:
+    return session.scalar(select(RiskModel.version).where(RiskModel.status == "active"))
 
 
 def score_metrics(session: Session, *, metrics: Mapping[str, float]) -> RiskAssessment | None:
