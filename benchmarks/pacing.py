@@ -55,8 +55,12 @@ class Schedule:
 
 
 def latencies_ms(due: float, sent: float, done: float) -> tuple[float, float]:
-    """(corrected latency from the scheduled time, service latency from the actual send)."""
-    return (done - due) * 1000, (done - sent) * 1000
+    """(corrected latency from the scheduled time, service latency from the actual send).
+
+    A timer may wake a little early (uvloop's have millisecond resolution): a request sent
+    before its time counts from the send, so the corrected latency is never the smaller.
+    """
+    return (done - min(due, sent)) * 1000, (done - sent) * 1000
 
 
 def percentile(values: list[float], share: float) -> float | None:

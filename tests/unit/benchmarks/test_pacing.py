@@ -65,6 +65,10 @@ def test_latency_counts_from_the_scheduled_time_and_service_from_the_send() -> N
     assert service == pytest.approx(100.0)
 
 
+def test_a_request_sent_early_counts_from_its_send() -> None:
+    assert latencies_ms(due=2.0, sent=1.9995, done=2.0095) == pytest.approx((10.0, 10.0))
+
+
 def simulate(service_times: list[float], interval: float) -> tuple[list[float], list[float], int]:
     """One paced pipeline, one request at a time: corrected and service latencies, late sends."""
     schedule, now, late_sends = Schedule(first=0.0, interval=interval), 0.0, 0
