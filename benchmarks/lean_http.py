@@ -33,6 +33,8 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is not None and self._reader.at_eof():
+            await self.close()  # the server closed it while idle (uvicorn: after 5 s)
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         return self._reader, self._writer
@@ -62,12 +64,23 @@ class Connection:
             writer.write(head.encode("latin-1") + payload)
             status, length, closing = _parse_head(await reader.readuntil(b"\r\n\r\n"))
             raw = await reader.readexactly(length) if length else b""
+        except HttpError:
+            await self.close()  # the rest of that answer would be read as the next one's
+            raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             await self.close()
             raise HttpError(type(exc).__name__) from exc
         if closing:
             await self.close()
-        return status, json.loads(raw) if raw else None
+        return status, _decode(raw)
+
+
+def _decode(raw: bytes) -> Any:
+    """The JSON of a body; None when empty or not JSON (a proxy's or server's plain-text error)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _parse_head(head: bytes) -> tuple[int, int, bool]:
@@ -82,6 +95,8 @@ def _parse_head(head: bytes) -> tuple[int, int, bool]:
         name, _, value = line.partition(":")
         lowered = name.strip().lower()
         if lowered == "content-length":
+            if not value.strip().isdigit():
+                raise HttpError(f"bad Content-Length {value.strip()!r}")
             length = int(value.strip())
         elif lowered == "connection" and value.strip().lower() == "close":
             closing = True
