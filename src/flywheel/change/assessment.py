@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from flywheel.batch_reads import remember, sharing
 from flywheel.change import conflicts as conflict_rules
 from flywheel.change import windows as window_rules
-from flywheel.change.candidates import candidates
+from flywheel.change.batch_memo import batch_now, planned_in_batch
+from flywheel.change.candidates import MAX_CONFLICTS, candidates
 from flywheel.change.lifecycle import ChangeType
 from flywheel.change.models import ChangeCI, ChangePolicy, ChangeRequest, ChangeWindow
 from flywheel.change.policy import Policy, PolicyContext, PolicyDecision, evaluate, parse_policy
 from flywheel.change.policy import default_policy as builtin_policy
 from flywheel.cmdb import service as cmdb
-from flywheel.db import utcnow
 from flywheel.risk import service as risk_service
 from flywheel.risk.rules import ChangeFacts, RiskAssessment
 
@@ -224,21 +224,42 @@ def find_conflicts(
 
     Only candidates that can conflict are loaded (related CIs, overlapping times), newest
     first and at most MAX_CONFLICTS, so the check does not grow with every open change. An
-    unplanned change occupies the hour after it was opened.
+    unplanned change occupies the hour after it was opened. In a batch, the stored
+    candidates are read once per group of alike changes, and the batch's earlier changes
+    join them.
     """
-    now = utcnow()
+    now = batch_now(session)
     mine = frozenset([change.service, *change.ci_keys])
     deps = deps or _dependencies(session)
     related = _related_keys(deps, mine)
     span = interval_of(change, now)
-    rows = candidates(session, change.id, related, span, DEFAULT_DURATION)
+    key = ("change.candidates", frozenset(related), span.start, span.end)
+    stored = remember(session, key, lambda: _stored_candidates(session, change.id, related, span))
+    mine_too = [p for p in planned_in_batch(session) if p.cis & related and p.id != change.id]
+    planned = sorted([*stored, *mine_too], key=lambda p: int(p.id), reverse=True)
+    checked = conflict_rules.PlannedChange(
+        change.id, mine, change.planned_start, change.planned_end
+    )
+    return conflict_rules.find_conflicts(
+        checked,
+        planned[:MAX_CONFLICTS],
+        now=now,
+        dependencies=deps,
+        default_duration=DEFAULT_DURATION,
+    )
+
+
+def _stored_candidates(
+    session: Session, change_id: int | None, related: set[str], span: window_rules.Interval
+) -> list[conflict_rules.PlannedChange]:
+    rows = candidates(session, change_id or 0, related, span, DEFAULT_DURATION)
     if not rows:
         return []
     keys: dict[int, set[str]] = {r.id: set() for r in rows}
     touched = select(ChangeCI.change_id, ChangeCI.ci_key).where(ChangeCI.change_id.in_(keys))
-    for change_id, key in session.execute(touched):
-        keys[change_id].add(key)
-    planned = [
+    for change_id_, key in session.connection().execute(touched):
+        keys[change_id_].add(key)
+    return [
         conflict_rules.PlannedChange(
             r.id,
             frozenset({r.service, *keys[r.id]}),
@@ -247,12 +268,6 @@ def find_conflicts(
         )
         for r in rows
     ]
-    checked = conflict_rules.PlannedChange(
-        change.id, mine, change.planned_start, change.planned_end
-    )
-    return conflict_rules.find_conflicts(
-        checked, planned, now=now, dependencies=deps, default_duration=DEFAULT_DURATION
-    )
 
 
 RECENT_SCORES = 500
@@ -344,7 +359,7 @@ def assess(
     impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)
     tenants = impact.tenants_affected
     risk = risk_service.assess_change(session, facts=_facts(change, service.criticality, tenants))
-    now = utcnow()
+    now = batch_now(session)
     span = interval_of(change, now)
     verdict = conflict_rules.window_verdict(
         span,

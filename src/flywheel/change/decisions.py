@@ -29,7 +29,7 @@ from flywheel.auth.actor import Actor
 from flywheel.auth.policy import require_permission
 from flywheel.auth.roles import Permission
 from flywheel.batch_reads import shared_reads
-from flywheel.change import service
+from flywheel.change import batch_memo, service
 from flywheel.change.schemas import ChangeCreate, ChangeOut
 from flywheel.db import Database
 from flywheel.errors import FlywheelError
@@ -62,11 +62,23 @@ class Answer:
 
 
 @dataclass
+class _Ready:
+    """A request that passed its checks: the change to write (or the one it repeats)."""
+
+    index: int
+    item: Submitted
+    actor: Actor
+    claim: Any
+    touched: Any  # the CIs to write the change with, or the Opened change it repeats
+
+
+@dataclass
 class _Batch:
     """The work of one batch transaction, in the order of its requests."""
 
     answers: list[Answer | None]
     claims: list[Any] = field(default_factory=list)
+    ready: list[_Ready] = field(default_factory=list)
     opened: list[tuple[int, service.Opened, Any]] = field(default_factory=list)
     audit: list[tuple[Actor, str | None, list[audit.EventSpec]]] = field(default_factory=list)
 
@@ -77,8 +89,12 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
     try:
         with db.session(write=True) as session, shared_reads(session):
             actors = auth_service.authenticate_tokens(session, {i.secret for i in items})
+            batch_memo.prefetch(session, [i.data for i in items])
             for index, item in enumerate(items):
-                _open_one(session, batch, index, item, actors[item.secret])
+                _check_one(session, batch, index, item, actors[item.secret])
+            with session.no_autoflush:
+                _write_ready(session, batch)
+            batch_memo.write_batch(session)
             _answer_opened(session, batch)
             audit.record_batch(session, batch.audit)
             session.commit()
@@ -89,8 +105,8 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
     return [a if a is not None else Answer(error=RuntimeError("no answer")) for a in batch.answers]
 
 
-def _open_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Any) -> None:
-    """Check, claim and open one request's change; its refusal goes in its answer."""
+def _check_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Any) -> None:
+    """Authorise, claim and check one request (reads only); a refusal goes in its answer."""
     try:
         if isinstance(actor, FlywheelError):
             raise actor
@@ -108,17 +124,34 @@ def _open_one(session: Session, batch: _Batch, index: int, item: Submitted, acto
             idempotency.drop_claim(claim, session.connection())
         batch.answers[index] = Answer(error=refused)
         return
-    if isinstance(checked, service.Opened):
-        opened = checked
-    else:
-        opened = service.write_change(session, actor=actor, data=item.data, touched=checked)
-    batch.opened.append((index, opened, claim))
-    batch.audit.append((actor, item.request_id, opened.events))
+    batch.ready.append(_Ready(index, item, actor, claim, checked))
+
+
+def _write_ready(session: Session, batch: _Batch) -> None:
+    """Write the checked changes in order, numbered in advance; a repeat gets the first."""
+    fresh = [r for r in batch.ready if not isinstance(r.touched, service.Opened)]
+    numbers = iter(batch_memo.reserve_numbers(session, len(fresh)))
+    for ready in batch.ready:
+        opened = ready.touched
+        if not isinstance(opened, service.Opened):
+            _, first = batch_memo.known_change(session, ready.item.data)
+            if first is not None:  # the same external_id earlier in this batch
+                opened = service.Opened(first, False)
+                next(numbers)
+            else:
+                opened = service.write_change(
+                    session,
+                    actor=ready.actor,
+                    data=ready.item.data,
+                    touched=opened,
+                    number=next(numbers),
+                )
+        batch.opened.append((ready.index, opened, ready.claim))
+        batch.audit.append((ready.actor, ready.item.request_id, opened.events))
 
 
 def _answer_opened(session: Session, batch: _Batch) -> None:
     """Each opened change's JSON answer, stored under its key in the same transaction."""
-    session.flush()
     connection = session.connection()
     for index, opened, claim in batch.opened:
         body = ChangeOut.model_validate(opened.change).model_dump_json().encode()

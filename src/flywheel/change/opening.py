@@ -13,6 +13,7 @@ from flywheel.audit import service as audit
 from flywheel.auth import service as auth_service
 from flywheel.auth.actor import Actor
 from flywheel.change.assessment import Assessment, assess
+from flywheel.change.batch_memo import batch_now, known_change, known_cis, opened_in_batch
 from flywheel.change.lifecycle import ChangeType, CloseCode, State
 from flywheel.change.models import ChangeCI, ChangeCommit, ChangeRequest
 from flywheel.change.policy import OutcomeKind
@@ -40,10 +41,21 @@ def _summary(change: ChangeRequest) -> dict[str, Any]:
     }
 
 
+def _named_cis(session: Session, keys: list[str]) -> list[ConfigurationItem]:
+    """The CIs with these keys (from the batch's reads when there is one), or NotFound."""
+    known = known_cis(session)
+    if known is None:
+        return cmdb.get_cis(session, keys=keys)
+    missing = sorted(set(keys) - set(known))
+    if missing:
+        raise NotFound(f"no configuration item {', '.join(repr(k) for k in missing)}")
+    return [known[k] for k in dict.fromkeys(keys)]
+
+
 def _check_references(session: Session, data: ChangeCreate) -> list[ConfigurationItem]:
     """The service and CIs the change names (service first), or InvalidInput."""
     try:
-        touched = cmdb.get_cis(session, keys=[data.service, *data.cis])
+        touched = _named_cis(session, [data.service, *data.cis])
     except NotFound as exc:
         raise InvalidInput(f"unknown service or CI: {exc.message}") from exc
     service = next(c for c in touched if c.key == data.service)
@@ -81,17 +93,48 @@ def check_change(session: Session, *, data: ChangeCreate) -> Opened | list[Confi
 
     Raises InvalidInput for an unknown service, CI or team, before anything is written.
     """
-    existing = _existing(session, data)
+    known, existing = known_change(session, data)
+    if not known:
+        existing = _existing(session, data)
     if existing is not None:
         return Opened(existing, False)
     return _check_references(session, data)
 
 
 def write_change(
-    session: Session, *, actor: Actor, data: ChangeCreate, touched: list[ConfigurationItem]
+    session: Session,
+    *,
+    actor: Actor,
+    data: ChangeCreate,
+    touched: list[ConfigurationItem],
+    number: int | None = None,
 ) -> Opened:
-    """Store a checked change and decide it where the policy allows (events not yet recorded)."""
-    change = ChangeRequest(
+    """Store a checked change and decide it where the policy allows (events not yet recorded).
+
+    Alone, the change is flushed first to get its id. In a batch it comes with the id the
+    batch reserved (`number`) and is written with the others at the batch's end.
+    """
+    change = _new_change(actor, data)
+    if number is None:
+        session.add(change)
+        session.flush()
+    else:
+        change.id = number
+        change.created_at = change.updated_at = batch_now(session)
+    # Assess before the first audit event: on PostgreSQL that event locks the audit chain
+    # head until commit, and every audited write in the system would wait for the assessment.
+    found = assess(session, change, touched=touched)
+    record_transitions(session, change.id, [(None, "new")], actor=actor.name, reason="opened")
+    created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
+    steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
+    if number is not None:
+        session.add(change)
+        opened_in_batch(session, change)
+    return Opened(change, True, [created, *steps])
+
+
+def _new_change(actor: Actor, data: ChangeCreate) -> ChangeRequest:
+    return ChangeRequest(
         type=data.type.value,
         state=State.NEW.value,
         service=data.service,
@@ -114,15 +157,6 @@ def write_change(
         commits=[ChangeCommit(position=i, **c.model_dump()) for i, c in enumerate(data.commits)],
         approvals=[],  # known empty: the answer needs no query for them
     )
-    session.add(change)
-    session.flush()
-    # Assess before the first audit event: on PostgreSQL that event locks the audit chain
-    # head until commit, and every audited write in the system would wait for the assessment.
-    found = assess(session, change, touched=touched)
-    record_transitions(session, change.id, [(None, "new")], actor=actor.name, reason="opened")
-    created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
-    steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
-    return Opened(change, True, [created, *steps])
 
 
 def _store_assessment(change: ChangeRequest, found: Assessment) -> None:

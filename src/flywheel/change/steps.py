@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
+from flywheel.change.batch_memo import defer_transitions
 from flywheel.change.lifecycle import ChangeType, State, check_transition, path_to
 from flywheel.change.models import ChangeRequest, ChangeTransition
 from flywheel.db import utcnow
@@ -73,7 +74,8 @@ def record_transitions(
         | {"actor": actor, "reason": reason}
         for before, after in moves
     ]
-    session.execute(insert(cast(Table, ChangeTransition.__table__)), rows)
+    if not defer_transitions(session, rows):
+        session.execute(insert(cast(Table, ChangeTransition.__table__)), rows)
 
 
 def move(
