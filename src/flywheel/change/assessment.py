@@ -90,14 +90,24 @@ class Assessment:
 
 def _conflict_record(found: conflict_rules.Conflict) -> dict[str, Any]:
     return {
-        "change": f"CHG{int(found.other):07d}",
+        "change": _number(found.other),
         "kind": str(found.kind),
         "ci": found.ci,
         "other_ci": found.other_ci,
         "direction": str(found.direction) if found.direction else None,
-        "from": found.overlap.start.isoformat(),
-        "to": found.overlap.end.isoformat(),
+        "from": _iso(found.overlap.start),
+        "to": _iso(found.overlap.end),
     }
+
+
+def _number(change_id: Any) -> str:
+    return f"CHG{int(change_id):07d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(instant: datetime) -> str:
+    """isoformat, remembered: a busy service's changes conflict with the same few instants."""
+    return instant.isoformat()
 
 
 @functools.lru_cache(maxsize=256)
@@ -329,6 +339,11 @@ def _top_percent_then_count(session: Session, risk: RiskAssessment, newest_id: i
     return share
 
 
+def _tenants_affected(session: Session, change: ChangeRequest) -> int | None:
+    impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)
+    return impact.tenants_affected
+
+
 def _facts(change: ChangeRequest, criticality: int, tenants: int | None) -> ChangeFacts:
     metrics = change.code_metrics or {}
     return ChangeFacts(
@@ -356,8 +371,9 @@ def assess(
     service = touched[0]
     deps = _dependencies(session)
     deps.sync()
-    impact = cmdb.impact(session, keys=[change.service], top_tenants=0, sync=False)
-    tenants = impact.tenants_affected
+    tenants = remember(
+        session, ("change.tenants", change.service), lambda: _tenants_affected(session, change)
+    )
     risk = risk_service.assess_change(session, facts=_facts(change, service.criticality, tenants))
     now = batch_now(session)
     span = interval_of(change, now)
@@ -385,7 +401,7 @@ def assess(
         receipt=change.receipt,
     )
     decision = evaluate(policy, context)
-    warnings = [f"conflicts with {_conflict_record(c)['change']} on {c.ci}" for c in found]
+    warnings = [f"conflicts with {_number(c.other)} on {c.ci}" for c in found]
     if change.type == ChangeType.EMERGENCY and verdict.blocked:
         warnings.append("inside a blackout window: allowed for an emergency change")
     return Assessment(risk, decision, scope, version, verdict, found, tenants, warnings)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flywheel.change.policy_conditions import (
@@ -113,6 +113,16 @@ class RuleTrace:
     reason: str
     risk: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (what dataclasses.asdict gives, without its deep copies)."""
+        return {
+            "rule": self.rule,
+            "evaluated": self.evaluated,
+            "matched": self.matched,
+            "reason": self.reason,
+            "risk": self.risk,
+        }
+
 
 @dataclass(frozen=True)
 class PolicyDecision:
@@ -147,7 +157,7 @@ class PolicyDecision:
             "risk_level": self.risk_level,
             "decided_by": self.decided_by,
             "matched_rules": list(self.matched_rules),
-            "trace": [asdict(t) for t in self.trace],
+            "trace": [t.to_dict() for t in self.trace],
         }
 
 

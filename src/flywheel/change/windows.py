@@ -26,6 +26,8 @@ class WindowError(ValueError):
 
 def utc(value: datetime, what: str = "datetime") -> datetime:
     """The aware datetime in UTC; naive ones are refused."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise WindowError(f"{what} must be timezone-aware, got {value.isoformat()}")
     return value.astimezone(UTC)

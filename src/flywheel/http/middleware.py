@@ -114,12 +114,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# Writes that queue on the event loop by themselves and commit in batches on a thread of
+# their own (change.decisions): the gate would let only one of them wait at a time.
+BATCHED_WRITES = frozenset({("POST", "/api/v1/changes")})
+
+
 class SqliteWriteGate:
     """On SQLite, let one write request at a time into the thread pool of this process.
 
     SQLite has one writer; requests waiting for it should queue on the event loop,
     not occupy every worker thread in the busy handler while the request holding the
-    lock waits for a thread to finish in.
+    lock waits for a thread to finish in. Batched writes pass (BATCHED_WRITES).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -128,6 +133,9 @@ class SqliteWriteGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        if (scope["method"], scope["path"]) in BATCHED_WRITES:
             await self.app(scope, receive, send)
             return
         if scope["app"].state.db.dialect != "sqlite":
