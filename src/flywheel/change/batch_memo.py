@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, func, insert, select, text, tuple_
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from flywheel.batch_reads import remember, sharing
@@ -49,13 +49,18 @@ def prefetch(session: Session, requests: Iterable[ChangeCreate]) -> None:
     wanted = list(requests)
     keys = {k for data in wanted for k in (data.service, *data.cis)}
     memo[CIS] = {c.key: c for c in cmdb.find_cis(session, keys=sorted(keys))}
-    pairs = sorted({(d.service, d.external_id) for d in wanted if d.external_id is not None})
+    pairs = {(d.service, d.external_id) for d in wanted if d.external_id is not None}
     found: dict[tuple[str, str], ChangeRequest] = {}
     if pairs:
+        # Two IN lists walk the (service, external_id) unique index; a row-value IN would not.
         query = select(ChangeRequest).where(
-            tuple_(ChangeRequest.service, ChangeRequest.external_id).in_(pairs)
+            ChangeRequest.service.in_({s for s, _ in pairs}),
+            ChangeRequest.external_id.in_({e for _, e in pairs}),
         )
-        found = {(c.service, c.external_id or ""): c for c in session.scalars(query)}
+        rows = session.scalars(query)
+        found = {
+            (c.service, c.external_id or ""): c for c in rows if (c.service, c.external_id) in pairs
+        }
     memo[EXTERNAL] = found
     memo[ACTIVE] = []
     memo[TRANSITIONS] = []

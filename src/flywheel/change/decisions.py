@@ -90,8 +90,10 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
         with db.session(write=True) as session, shared_reads(session):
             actors = auth_service.authenticate_tokens(session, {i.secret for i in items})
             batch_memo.prefetch(session, [i.data for i in items])
-            for index, item in enumerate(items):
-                _check_one(session, batch, index, item, actors[item.secret])
+            allowed = _allowed(batch, items, actors)
+            idempotency.take_claims([item.state for _, item, _ in allowed], session.connection())
+            for index, item, actor in allowed:
+                _check_one(session, batch, index, item, actor)
             with session.no_autoflush:
                 _write_ready(session, batch)
             batch_memo.write_batch(session)
@@ -105,14 +107,29 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
     return [a if a is not None else Answer(error=RuntimeError("no answer")) for a in batch.answers]
 
 
-def _check_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Any) -> None:
-    """Authorise, claim and check one request (reads only); a refusal goes in its answer."""
+def _allowed(
+    batch: _Batch, items: list[Submitted], actors: dict[str, Any]
+) -> list[tuple[int, Submitted, Actor]]:
+    """The requests whose token may open changes; the others are answered 401/403."""
+    allowed = []
+    for index, item in enumerate(items):
+        actor = actors[item.secret]
+        try:
+            if isinstance(actor, FlywheelError):
+                raise actor
+            require_permission(actor, Permission.CHANGE_CREATE)
+        except FlywheelError as refused:
+            batch.answers[index] = Answer(error=refused)
+            continue
+        allowed.append((index, item, actor))
+    return allowed
+
+
+def _check_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Actor) -> None:
+    """Claim and check one request (reads only); a refusal goes in its answer."""
     try:
-        if isinstance(actor, FlywheelError):
-            raise actor
-        require_permission(actor, Permission.CHANGE_CREATE)
         claim = idempotency.take_claim(item.state, session.connection())
-    except (FlywheelError, idempotency.KeyInUse) as refused:
+    except idempotency.KeyInUse as refused:
         batch.answers[index] = Answer(error=refused)
         return
     if claim is not None:

@@ -134,13 +134,35 @@ def settle_in(
     claim.settled = True
 
 
+def take_claims(states: list[dict[str, Any]], connection: Connection) -> None:
+    """Hold the keys of a batch's requests with one INSERT; a key in use stays pending."""
+    pending = [
+        c for c in (s.get(STATE_KEY) for s in states) if c is not None and c.state == PENDING
+    ]
+    if not pending:
+        return
+    now = utcnow()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(IdempotencyKey)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.scope, IdempotencyKey.key)
+    )
+    rows = connection.execute(statement, [{**c.fields, "created_at": now} for c in pending])
+    taken = {(row.scope, row.key) for row in rows}
+    for claim in pending:
+        if (claim.fields["scope"], claim.fields["key"]) in taken:
+            claim.state = HELD
+
+
 def take_claim(state: dict[str, Any], connection: Connection) -> _Claim | None:
-    """Hold a request's key in a batch's transaction (raises KeyInUse); None without a key."""
+    """A request's key held in a batch's transaction (raises KeyInUse); None without a key."""
     claim: _Claim | None = state.get(STATE_KEY)
-    if claim is None or claim.state != PENDING:
+    if claim is None:
         return None
-    claim.take(connection)
-    return claim
+    if claim.state == PENDING:  # not taken by take_claims: in use, released, or abandoned
+        claim.take(connection)
+    return claim if claim.state == HELD else None
 
 
 def drop_claim(claim: _Claim, connection: Connection) -> None:
@@ -326,5 +348,6 @@ __all__ = [
     "settle_in",
     "store_answer",
     "take_claim",
+    "take_claims",
     "watch",
 ]
