@@ -169,13 +169,14 @@ def _write_ready(session: Session, batch: _Batch) -> None:
 
 def _answer_opened(session: Session, batch: _Batch) -> None:
     """Each opened change's JSON answer, stored under its key in the same transaction."""
-    connection = session.connection()
+    keyed = []
     for index, opened, claim in batch.opened:
         body = ChangeOut.model_validate(opened.change).model_dump_json().encode()
         code = status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK
         if claim is not None:
-            idempotency.store_answer(claim, connection, code, body, JSON)
+            keyed.append((claim, code, body))
         batch.answers[index] = Answer(code, body)
+    idempotency.store_answers(session.connection(), keyed, JSON)
 
 
 def decide_each(db: Database, items: list[Submitted]) -> list[Answer]:

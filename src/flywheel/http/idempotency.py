@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Connection, delete, event, select, update
+from sqlalchemy import Connection, bindparam, delete, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -171,12 +171,31 @@ def drop_claim(claim: _Claim, connection: Connection) -> None:
     claim.state = PENDING
 
 
-def store_answer(
-    claim: _Claim, connection: Connection, status: int, body: bytes, content_type: str
+_STORE_ANSWER = (
+    update(IdempotencyKey)
+    .where(IdempotencyKey.scope == bindparam("b_scope"), IdempotencyKey.key == bindparam("b_key"))
+    .values(
+        response_status=bindparam("b_status"),
+        response_type=bindparam("b_type"),
+        response_body=bindparam("b_body"),
+    )
+)
+
+
+def store_answers(
+    connection: Connection, answers: list[tuple[_Claim, int, bytes]], content_type: str
 ) -> None:
-    """Store a 2xx answer on a held key in the batch's transaction."""
-    connection.execute(claim.store(status, content_type, body))
-    claim.settled = True
+    """Store the 2xx answers of a batch's held keys, in its transaction (one statement)."""
+    if not answers:
+        return
+    rows = [
+        {"b_scope": c.fields["scope"], "b_key": c.fields["key"], "b_status": status}
+        | {"b_type": content_type, "b_body": body}
+        for c, status, body in answers
+    ]
+    connection.execute(_STORE_ANSWER, rows)
+    for claim, _, _ in answers:
+        claim.settled = True
 
 
 def batch_ended(claims: list[_Claim], *, committed: bool) -> None:
@@ -346,7 +365,7 @@ __all__ = [
     "batch_ended",
     "drop_claim",
     "settle_in",
-    "store_answer",
+    "store_answers",
     "take_claim",
     "take_claims",
     "watch",
