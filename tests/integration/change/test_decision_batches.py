@@ -133,8 +133,16 @@ async def _post_all(app: Any, requests: list[tuple[dict[str, Any], dict[str, str
 
 
 def test_concurrent_requests_share_batches_and_all_get_answers(
-    client: TestClient, db: Database, crew: Crew
+    client: TestClient, db: Database, crew: Crew, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sizes: list[int] = []
+    real = decisions.decide
+
+    def counted(database: Database, items: list[Submitted]) -> list[Answer]:
+        sizes.append(len(items))
+        return real(database, items)
+
+    monkeypatch.setattr(decisions, "decide", counted)
     requests = [
         ({"service": "blog", "title": f"run {i}", "code_metrics": METRICS}, crew.pipeline.headers)
         for i in range(30)
@@ -144,6 +152,8 @@ def test_concurrent_requests_share_batches_and_all_get_answers(
     ids = [a.json()["id"] for a in answers]
     assert len(set(ids)) == 30
     assert count(db, ChangeRequest) == 30
+    # They waited together (SQLite's write gate lets them through) and were decided together.
+    assert sum(sizes) == 30 and max(sizes) > 1
     with db.session() as session:
         assert audit_service.verify_chain(session).intact
 
