@@ -37,13 +37,18 @@ _SQLITE = _Dialect(
     insert_event=f"INSERT INTO audit_events ({_COLUMNS}) VALUES ({', '.join(['?'] * 13)})",
     move_head="UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
 )
+_POSTGRES_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
 _POSTGRES = _Dialect(
     lock_head="SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
-    insert_event=(
-        f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
-    ),
+    insert_event=f"INSERT INTO audit_events ({_COLUMNS}) VALUES {_POSTGRES_ROW}",
     move_head="UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
+)
+
+
+_INSERT_UNNEST = (
+    f"INSERT INTO audit_events ({_COLUMNS}) SELECT * FROM unnest("
+    "%b::bigint[], %b::timestamptz[], %b::text[], %b::int[], %b::text[], %b::text[], "
+    "%b::text[], %b::jsonb[], %b::jsonb[], %b::text[], %b::text[], %b::text[], %b::text[])"
 )
 
 
@@ -104,6 +109,9 @@ def write_events(conn: Connection, events: Sequence[ChainRecord]) -> None:
     try:
         if len(rows) == 1:
             cursor.execute(sql.insert_event, rows[0])
+        elif sql is _POSTGRES:
+            # One statement, a column per array: psycopg's executemany sends one per event.
+            cursor.execute(_INSERT_UNNEST, [list(column) for column in zip(*rows, strict=True)])
         else:
             cursor.executemany(sql.insert_event, rows)
         cursor.execute(sql.move_head, (events[-1].seq, events[-1].hash))

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from flywheel.batch_reads import remember, sharing
+from flywheel.bulk_insert import insert_rows
 from flywheel.change.conflicts import PlannedChange
 from flywheel.change.lifecycle import State
 from flywheel.change.models import ChangeRequest, ChangeTransition
@@ -115,7 +116,7 @@ def write_batch(session: Session) -> None:
     memo = sharing(session)
     rows = memo.get(TRANSITIONS) if memo is not None else None
     if rows:
-        session.connection().execute(insert(cast(Table, ChangeTransition.__table__)), rows)
+        insert_rows(session.connection(), cast(Table, ChangeTransition.__table__), rows)
         rows.clear()
 
 
