@@ -121,8 +121,10 @@ def build_engine(url: str, settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size * 2,
+            # The same bound as PostgreSQL's pool plus overflow, but all kept open: under load
+            # overflow connections were opened (with their PRAGMAs) and closed per request.
+            pool_size=settings.db_pool_size * 3,
+            max_overflow=0,
         )
         _configure_sqlite(engine, settings)
         return engine
