@@ -29,20 +29,17 @@ class RequestIdMiddleware:
             return
         given = _header(scope, b"x-request-id")
         request_id = given if given and _VALID_REQUEST_ID.match(given) else new_request_id()
+        id_header = (b"x-request-id", request_id.encode())
         token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode()))
-            await send(message)
-
         started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send_with_id(message)
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", [])
+                message["headers"].append(id_header)
+            await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)

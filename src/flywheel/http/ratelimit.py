@@ -76,15 +76,19 @@ class RateLimiter:
 
 def caller_key(scope: Scope) -> tuple[str, bool]:
     """Who is calling: a token or console session (True) or only an address (False)."""
-    headers = dict(scope.get("headers") or [])
-    auth = headers.get(b"authorization", b"")
+    auth = cookies = b""
+    for name, value in scope.get("headers") or ():  # the last one wins, as in a dict
+        if name == b"authorization":
+            auth = value
+        elif name == b"cookie":
+            cookies = value
     if auth[:7].lower() == b"bearer " and len(auth) > 7:
         return "token:" + hashlib.sha256(auth[7:].strip()).hexdigest()[:24], True
     query = scope.get("query_string", b"")
     for part in query.split(b"&"):
         if part.startswith(b"token=") and len(part) > 6:
             return "token:" + hashlib.sha256(part[6:]).hexdigest()[:24], True
-    for cookie in headers.get(b"cookie", b"").split(b";"):
+    for cookie in cookies.split(b";"):
         name, _, value = cookie.strip().partition(b"=")
         if name == b"flywheel_session" and value:
             return "session:" + hashlib.sha256(value).hexdigest()[:24], True

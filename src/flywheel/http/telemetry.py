@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
+from itertools import accumulate
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,20 +22,20 @@ class RequestMetrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._buckets: dict[tuple[str, str], list[int]] = {}
+        self._buckets: dict[tuple[str, str], list[int]] = {}  # per bucket, not cumulative
         self._sum: dict[tuple[str, str], float] = defaultdict(float)
         self.in_flight = 0
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request."""
         key = (method, route)
+        slot = bisect_left(BUCKETS, seconds)  # the first bucket whose bound holds it; last: +Inf
         with self._lock:
             self._count[(method, route, str(status))] += 1
-            counts = self._buckets.setdefault(key, [0] * (len(BUCKETS) + 1))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-            counts[-1] += 1
+            counts = self._buckets.get(key)
+            if counts is None:
+                counts = self._buckets[key] = [0] * (len(BUCKETS) + 1)
+            counts[slot] += 1
             self._sum[key] += seconds
 
     def render(self) -> str:
@@ -50,7 +52,8 @@ class RequestMetrics:
                 "# HELP flywheel_http_request_seconds Time to answer, by route.",
                 "# TYPE flywheel_http_request_seconds histogram",
             ]
-            for (method, route), counts in sorted(self._buckets.items()):
+            for (method, route), slots in sorted(self._buckets.items()):
+                counts = list(accumulate(slots))  # Prometheus buckets are cumulative
                 labels = f'method="{method}",route="{_escape(route)}"'
                 for bound, n in zip(BUCKETS, counts, strict=False):
                     lines.append(
