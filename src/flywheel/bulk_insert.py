@@ -11,10 +11,11 @@ arrays would be escaped element by element).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import JSON, Connection, Table, insert
 from sqlalchemy.engine import Dialect
 
 
@@ -39,9 +40,25 @@ def _unnest_insert(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[str, list[Callable[[Any], Any] | None]]:
     """The INSERT … unnest statement of these columns, and each column's bind processor."""
-    types = [table.c[name].type for name in columns]
+    types = [table.c[name].type.dialect_impl(dialect) for name in columns]
     casts = [f"%b::{kind.compile(dialect=dialect)}[]" for kind in types]
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"
     )
-    return sql, [kind.bind_processor(dialect) for kind in types]
+    return sql, [_processor(kind, dialect) for kind in types]
+
+
+def _dialect_type(kind: Any, dialect: Dialect) -> Any:
+    """The column type as this dialect sees it (a with_variant resolved)."""
+    return (
+        kind._variant_mapping.get(dialect.name, kind) if hasattr(kind, "_variant_mapping") else kind
+    )
+
+
+def _processor(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of the column type goes into its array: JSON as text, like SQLAlchemy."""
+    if isinstance(kind, JSON):
+        # None is JSON null unless the type says SQL NULL (what the ORM and Core store).
+        empty = None if kind.none_as_null else "null"
+        return lambda value: empty if value is None else json.dumps(value)
+    return cast(Callable[[Any], Any] | None, kind.bind_processor(dialect))

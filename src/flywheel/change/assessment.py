@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from flywheel.batch_reads import remember, sharing
@@ -120,13 +120,16 @@ def active_policy(session: Session, *, service: str) -> tuple[Policy, str, int]:
     return remember(session, ("change.policy", service), lambda: _read_policy(session, service))
 
 
+_NEWEST_POLICY = (
+    select(ChangePolicy.scope, ChangePolicy.version, ChangePolicy.text)
+    .where(ChangePolicy.scope.in_(bindparam("scopes", expanding=True)))
+    .order_by((ChangePolicy.scope == DEFAULT_SCOPE).asc(), ChangePolicy.version.desc())
+    .limit(1)
+)
+
+
 def _read_policy(session: Session, service: str) -> tuple[Policy, str, int]:
-    row = session.execute(
-        select(ChangePolicy.scope, ChangePolicy.version, ChangePolicy.text)
-        .where(ChangePolicy.scope.in_([service, DEFAULT_SCOPE]))
-        .order_by((ChangePolicy.scope == DEFAULT_SCOPE).asc(), ChangePolicy.version.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_NEWEST_POLICY, {"scopes": [service, DEFAULT_SCOPE]}).first()
     if row is not None:
         return _parsed(row.text), row.scope, row.version
     return builtin_policy(), "builtin", 0

@@ -21,7 +21,7 @@ from flywheel.batch_reads import remember, sharing
 from flywheel.bulk_insert import insert_rows
 from flywheel.change.conflicts import PlannedChange
 from flywheel.change.lifecycle import State
-from flywheel.change.models import ChangeRequest, ChangeTransition
+from flywheel.change.models import ChangeCI, ChangeCommit, ChangeRequest, ChangeTransition
 from flywheel.change.schemas import ChangeCreate
 from flywheel.cmdb import service as cmdb
 from flywheel.db import utcnow
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queri
     from flywheel.cmdb.models import ConfigurationItem
 
 NOW, CIS, EXTERNAL = "change.now", "change.cis", "change.external_ids"
-ACTIVE, TRANSITIONS = "change.batch_active", "change.transitions"
+ACTIVE, TRANSITIONS, CHANGES = "change.batch_active", "change.transitions", "change.new"
 _NEXT_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('changes', 'id')) FROM generate_series(1, :n)"
 )
@@ -65,6 +65,7 @@ def prefetch(session: Session, requests: Iterable[ChangeCreate]) -> None:
     memo[EXTERNAL] = found
     memo[ACTIVE] = []
     memo[TRANSITIONS] = []
+    memo[CHANGES] = []
 
 
 def known_cis(session: Session) -> dict[str, ConfigurationItem] | None:
@@ -83,10 +84,11 @@ def known_change(session: Session, data: ChangeCreate) -> tuple[bool, ChangeRequ
 
 
 def opened_in_batch(session: Session, change: ChangeRequest) -> None:
-    """Let the batch's later changes see this one (by external_id, and for conflicts)."""
+    """Keep the change for the batch's end; let its later changes see this one."""
     memo = sharing(session)
     if memo is None or EXTERNAL not in memo:
         return
+    memo[CHANGES].append(change)
     if change.external_id is not None:
         memo[EXTERNAL][(change.service, change.external_id)] = change
     if change.state in ACTIVE_STATES:
@@ -111,13 +113,50 @@ def defer_transitions(session: Session, rows: list[dict[str, Any]]) -> bool:
 
 
 def write_batch(session: Session) -> None:
-    """Insert the batch's changes (one flush) and then their timeline rows (one statement)."""
-    session.flush()
+    """Insert the batch's changes, their CIs and commits, then their timeline rows.
+
+    A statement per table for the whole batch (bulk_insert), not the ORM's unit of work:
+    the change objects stay as they were built, and the answers are read from them.
+    """
     memo = sharing(session)
-    rows = memo.get(TRANSITIONS) if memo is not None else None
-    if rows:
-        insert_rows(session.connection(), cast(Table, ChangeTransition.__table__), rows)
-        rows.clear()
+    if memo is None or CHANGES not in memo:
+        return
+    conn = session.connection()
+    changes: list[ChangeRequest] = memo[CHANGES]
+    insert_rows(
+        conn,
+        _CHANGES,
+        [{c.key: getattr(change, c.key) for c in _CHANGES.columns} for change in changes],
+    )
+    cis = [{"change_id": ch.id, "ci_key": ci.ci_key} for ch in changes for ci in ch.cis]
+    insert_rows(conn, _table(ChangeCI), cis)
+    commits = [_commit_row(ch.id, commit) for ch in changes for commit in ch.commits]
+    insert_rows(conn, _table(ChangeCommit), commits)
+    insert_rows(conn, _table(ChangeTransition), memo[TRANSITIONS])
+    changes.clear()
+    memo[TRANSITIONS] = []
+
+
+def _change_row(change: ChangeRequest) -> dict[str, Any]:
+    return {column.key: getattr(change, column.key) for column in _CHANGES.columns}
+
+
+def _commit_row(change_id: int, commit: ChangeCommit) -> dict[str, Any]:
+    return {
+        "change_id": change_id,
+        "position": commit.position,
+        "sha": commit.sha,
+        "author": commit.author,
+        "authored_at": commit.authored_at,
+        "message": commit.message,
+    }
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+_CHANGES = _table(ChangeRequest)
 
 
 def reserve_numbers(session: Session, count: int) -> list[int]:

@@ -79,7 +79,8 @@ def candidates(
     else:
         queries = [(_ON_SERVICES, {})]
     found: dict[int, Any] = {}
+    conn = session.connection()  # Core: the ORM's per-statement work buys nothing here
     for query, extra in [*queries, (_TOUCHING, {})]:
-        for row in session.execute(query, params | extra):
+        for row in conn.execute(query, params | extra):
             found[int(row.id)] = row
     return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]

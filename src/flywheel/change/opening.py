@@ -118,8 +118,8 @@ def write_change(
     if number is None:
         session.add(change)
         session.flush()
-    else:
-        change.id = number
+    else:  # written by the batch (batch_memo.write_batch): what a flush would fill in
+        change.id, change.version, change.links = number, 1, {}
         change.created_at = change.updated_at = batch_now(session)
     # Assess before the first audit event: on PostgreSQL that event locks the audit chain
     # head until commit, and every audited write in the system would wait for the assessment.
@@ -128,7 +128,6 @@ def write_change(
     created = audit.EventSpec("change.create", "change", change.number, after=_summary(change))
     steps = _decide(session, change, found, actor=actor, implemented_at=data.implemented_at)
     if number is not None:
-        session.add(change)
         opened_in_batch(session, change)
     return Opened(change, True, [created, *steps])
 

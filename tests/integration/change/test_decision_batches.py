@@ -98,6 +98,11 @@ def test_a_batch_decides_as_the_same_requests_one_by_one(db: Database, crew: Cre
         assert (mine["state"], mine["risk_level"]) == (theirs["state"], theirs["risk_level"])
         assert mine["risk_score"] == theirs["risk_score"]
         assert mine["decision"]["outcome"] == theirs["decision"]["outcome"]
+    # What was stored reads back as what was answered.
+    with db.session() as session:
+        for answered in batched:
+            stored = service.get_change(session, change_id=answered["id"])
+            assert ChangeOut.model_validate(stored).model_dump(mode="json") == answered
     # Each change conflicts with those opened before it (on blog and on blog-app), in the
     # batch or not.
     assert [len(c["decision"]["conflicts"]) for c in batched] == [0, 2, 4, 6]
