@@ -209,22 +209,29 @@ def decide(db: Database, items: list[Submitted]) -> list[Answer]:
 
 
 class ChangeDesk:
-    """The batches of one process (and event loop): requests wait, one batch runs at a time."""
+    """The batches of one process (and event loop): requests wait while batches run.
+
+    On SQLite one batch runs at a time (one writer). On PostgreSQL two may: while one
+    waits for the server, the other computes, and the audit chain head orders their commits.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.parallel = 2 if db.dialect == "postgresql" else 1
         self._waiting: list[tuple[Submitted, asyncio.Future[Answer]]] = []
-        self._running = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._running = 0
+        self._drainers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Submitted) -> Answer:
         """Queue one request and wait for its answer."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         self._waiting.append((item, future))
-        if not self._running:
-            self._running = True
-            self._drainer = loop.create_task(self._drain())
+        if self._running < self.parallel:
+            self._running += 1
+            drainer = loop.create_task(self._drain())
+            self._drainers.add(drainer)
+            drainer.add_done_callback(self._drainers.discard)
         return await future
 
     async def _drain(self) -> None:
@@ -241,7 +248,7 @@ class ChangeDesk:
                     if not future.done():
                         future.set_result(answer)
         finally:
-            self._running = False
+            self._running -= 1
 
     def _next_batch(self) -> list[tuple[Submitted, asyncio.Future[Answer]]]:
         """Up to MAX_BATCH waiting requests; a repeated Idempotency-Key waits for the next."""

@@ -139,6 +139,8 @@ def take_claims(states: list[dict[str, Any]], connection: Connection) -> None:
     pending = [
         c for c in (s.get(STATE_KEY) for s in states) if c is not None and c.state == PENDING
     ]
+    # In key order: two batches claiming the same keys wait for each other, never in a cycle.
+    pending.sort(key=lambda c: (c.fields["scope"], c.fields["key"]))
     if not pending:
         return
     now = utcnow()
