@@ -269,12 +269,20 @@ async def measure(bench: Bench) -> dict[str, Any]:
     """Warm up, then the paced and the capacity phase on the same connections."""
     args = bench.args
     progress(f"{bench.backend}: server up at {bench.server.url}; warming up {args.warmup:g}s")
+    for p in bench.pipelines:
+        # One at a time: with --workers N, uvicorn's processes share one listening socket
+        # and a process woken by a burst of connections accepts them all.
+        await p.conn.connect()
+        await asyncio.sleep(CONNECT_GAP_S)
     warm, _, _ = await drive(bench.pipelines, args.warmup, None)
     paced = await timed_phase(bench, "paced", args.seconds, args.rate)
     capacity = await timed_phase(bench, "capacity", args.capacity_seconds, None)
     for p in bench.pipelines:
         await p.conn.close()
     return {"warmup_errors": dict(warm.errors), "paced": paced, "capacity": capacity}
+
+
+CONNECT_GAP_S = 0.02
 
 
 def verdict(result: dict[str, Any]) -> bool:

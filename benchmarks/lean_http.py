@@ -39,6 +39,10 @@ class Connection:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         return self._reader, self._writer
 
+    async def connect(self) -> None:
+        """Open the connection now rather than at the first request."""
+        await self._open()
+
     async def close(self) -> None:
         """Close the connection (a new request opens another)."""
         if self._writer is not None:
