@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel.batch_reads import remember, sharing
@@ -18,9 +18,10 @@ from flywheel.change import windows as window_rules
 from flywheel.change.batch_memo import batch_now, planned_in_batch
 from flywheel.change.candidates import MAX_CONFLICTS, candidates
 from flywheel.change.lifecycle import ChangeType
-from flywheel.change.models import ChangeCI, ChangePolicy, ChangeRequest, ChangeWindow
-from flywheel.change.policy import Policy, PolicyContext, PolicyDecision, evaluate, parse_policy
-from flywheel.change.policy import default_policy as builtin_policy
+from flywheel.change.models import ChangeCI, ChangeRequest, ChangeWindow
+from flywheel.change.policy import PolicyContext, PolicyDecision, evaluate
+from flywheel.change.policy_store import DEFAULT_SCOPE as DEFAULT_SCOPE
+from flywheel.change.policy_store import active_policy as active_policy
 from flywheel.cmdb import service as cmdb
 from flywheel.risk import service as risk_service
 from flywheel.risk.rules import ChangeFacts, RiskAssessment
@@ -28,7 +29,6 @@ from flywheel.risk.rules import ChangeFacts, RiskAssessment
 if TYPE_CHECKING:  # the row cmdb.service returns; the change domain never queries it
     from flywheel.cmdb.models import ConfigurationItem
 
-DEFAULT_SCOPE = "*"
 DEFAULT_DURATION = timedelta(hours=1)
 REQUIRES_MAINTENANCE = "requires_maintenance_window"  # a service CI attribute
 
@@ -108,31 +108,6 @@ def _number(change_id: Any) -> str:
 def _iso(instant: datetime) -> str:
     """isoformat, remembered: a busy service's changes conflict with the same few instants."""
     return instant.isoformat()
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str) -> Policy:
-    return parse_policy(text)
-
-
-def active_policy(session: Session, *, service: str) -> tuple[Policy, str, int]:
-    """The newest policy for the service, else the default one, else the built-in."""
-    return remember(session, ("change.policy", service), lambda: _read_policy(session, service))
-
-
-_NEWEST_POLICY = (
-    select(ChangePolicy.scope, ChangePolicy.version, ChangePolicy.text)
-    .where(ChangePolicy.scope.in_(bindparam("scopes", expanding=True)))
-    .order_by((ChangePolicy.scope == DEFAULT_SCOPE).asc(), ChangePolicy.version.desc())
-    .limit(1)
-)
-
-
-def _read_policy(session: Session, service: str) -> tuple[Policy, str, int]:
-    row = session.execute(_NEWEST_POLICY, {"scopes": [service, DEFAULT_SCOPE]}).first()
-    if row is not None:
-        return _parsed(row.text), row.scope, row.version
-    return builtin_policy(), "builtin", 0
 
 
 def interval_of(change: ChangeRequest, now: datetime) -> window_rules.Interval:

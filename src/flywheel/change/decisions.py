@@ -30,6 +30,7 @@ from flywheel.auth.policy import require_permission
 from flywheel.auth.roles import Permission
 from flywheel.batch_reads import shared_reads
 from flywheel.change import batch_memo, service
+from flywheel.change.policy_store import prefetch_policies
 from flywheel.change.schemas import ChangeCreate, ChangeOut
 from flywheel.db import Database
 from flywheel.errors import FlywheelError
@@ -90,6 +91,7 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
         with db.session(write=True) as session, shared_reads(session):
             actors = auth_service.authenticate_tokens(session, {i.secret for i in items})
             batch_memo.prefetch(session, [i.data for i in items])
+            prefetch_policies(session, {i.data.service for i in items})
             allowed = _allowed(batch, items, actors)
             idempotency.take_claims([item.state for _, item, _ in allowed], session.connection())
             for index, item, actor in allowed:

@@ -187,3 +187,25 @@ def test_a_refused_request_gives_its_key_back(client: TestClient, db: Database, 
     assert again.headers.get("idempotent-replayed") == "true"
     assert again.json()["id"] == fixed.json()["id"]
     assert count(db, ChangeRequest) == 1
+
+
+def test_each_service_in_a_batch_is_decided_by_its_own_policy(
+    client: TestClient, db: Database, crew: Crew
+) -> None:
+    strict = (
+        "mode: first_match\nrules:\n  - name: nothing-goes\n"
+        "    when: {risk_score: {gte: 0.0}}\n    then: {reject: frozen for the test}\n"
+    )
+    applied = client.put(
+        "/api/v1/change-policies/checkout", json={"text": strict}, headers=crew.admin.headers
+    )
+    assert applied.status_code in (200, 201), applied.text
+    items = [
+        submitted(crew.pipeline.token, title="blog change"),
+        submitted(crew.pipeline.token, title="checkout change", service="checkout"),
+    ]
+    blog, checkout = (decoded(a) for a in decide_batch(db, items))
+    assert blog["state"] == "scheduled"
+    assert checkout["state"] == "rejected"
+    assert checkout["decision"]["policy"]["scope"] == "checkout"
+    assert blog["decision"]["policy"]["scope"] != "checkout"
