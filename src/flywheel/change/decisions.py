@@ -221,38 +221,30 @@ class ChangeDesk:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.parallel = 1
         self._waiting: list[tuple[Submitted, asyncio.Future[Answer]]] = []
-        self._running = 0
-        self._drainers: set[asyncio.Task[None]] = set()
+        self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: Submitted) -> Answer:
         """Queue one request and wait for its answer."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         self._waiting.append((item, future))
-        if self._running < self.parallel:
-            self._running += 1
-            drainer = loop.create_task(self._drain())
-            self._drainers.add(drainer)
-            drainer.add_done_callback(self._drainers.discard)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while self._waiting:
-                batch = self._next_batch()
-                items = [item for item, _ in batch]
-                try:
-                    answers = await loop.run_in_executor(_executor, decide, self.db, items)
-                except Exception as failed:  # the database failed the whole batch: all hear it
-                    answers = [Answer(error=failed)] * len(items)
-                for (_, future), answer in zip(batch, answers, strict=True):
-                    if not future.done():
-                        future.set_result(answer)
-        finally:
-            self._running -= 1
+        while self._waiting:
+            batch = self._next_batch()
+            items = [item for item, _ in batch]
+            try:
+                answers = await loop.run_in_executor(_executor, decide, self.db, items)
+            except Exception as failed:  # the database failed the whole batch: all hear it
+                answers = [Answer(error=failed)] * len(items)
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
 
     def _next_batch(self) -> list[tuple[Submitted, asyncio.Future[Answer]]]:
         """Up to MAX_BATCH waiting requests; a repeated Idempotency-Key waits for the next."""

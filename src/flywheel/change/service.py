@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -76,21 +75,15 @@ def open_change(
     *,
     actor: Actor,
     data: ChangeCreate,
-    on_decided: Callable[[ChangeRequest], None] | None = None,
 ) -> tuple[ChangeRequest, bool]:
     """Open a change and decide it at once where the policy allows; (change, created).
 
-    `on_decided` sees the decided change before its audit events are written: on
-    PostgreSQL they hold the audit chain head until commit, so work done there (the
-    HTTP answer) does not make every other audited write wait.
+    The path of every caller but the API's pipelines (change.decisions batches those).
     """
     checked = check_change(session, data=data)
     if isinstance(checked, Opened):
         return checked.change, False
     opened = write_change(session, actor=actor, data=data, touched=checked)
-    if on_decided is not None:
-        session.flush()
-        on_decided(opened.change)
     audit.record_many(session, actor=actor, events=opened.events)
     return opened.change, True
 

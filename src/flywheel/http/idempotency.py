@@ -10,10 +10,10 @@ purged every PURGE_EVERY.
 
 The claim is one INSERT … ON CONFLICT DO NOTHING in the request's own write
 transaction, made when that transaction begins (`watch`, from the request's session
-dependency), so it commits, or rolls back, with what the request did. An endpoint may
-store its answer in that transaction too (`settle_in`); otherwise it is stored just
-after. A write request that commits no claim of its own gets its 2xx answer stored
-afterwards, unclaimed.
+dependency), so it commits, or rolls back, with what the request did; its answer is
+stored just after. Change decisions claim and answer inside their batch's transaction
+(`take_claims`, `store_answers`). A write request that commits no claim of its own gets
+its 2xx answer stored afterwards, unclaimed.
 """
 
 from __future__ import annotations
@@ -121,17 +121,6 @@ def _claim_rolled_back(session: Session) -> None:
     claim: _Claim | None = session.info.get(STATE_KEY)
     if claim is not None and claim.state == HELD:
         claim.state, claim.settled = PENDING, False
-
-
-def settle_in(
-    state: dict[str, Any], session: Session, status: int, body: bytes, content_type: str
-) -> None:
-    """Store a 2xx answer in the request's own transaction, before it commits."""
-    claim: _Claim | None = state.get(STATE_KEY)
-    if claim is None or claim.state != HELD:
-        return
-    session.execute(claim.store(status, content_type, body))
-    claim.settled = True
 
 
 def take_claims(states: list[dict[str, Any]], connection: Connection) -> None:
@@ -366,7 +355,6 @@ __all__ = [
     "KeyInUse",
     "batch_ended",
     "drop_claim",
-    "settle_in",
     "store_answers",
     "take_claim",
     "take_claims",
