@@ -37,8 +37,11 @@ $(OIDC)/node_modules/.installed: $(OIDC)/package.json $(OIDC)/package-lock.json
 	@if command -v npm >/dev/null; then cd $(OIDC) && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
 	else echo "npm not found: the sign-on tests will skip (and fail in CI)"; fi
 
+# Most tests wait on real servers and subprocesses, so more test processes than cores pay off.
+PYTEST_WORKERS ?= 4
+
 test: lint typecheck $(OIDC)/node_modules/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -47,6 +47,7 @@ def test_an_ssh_key_without_its_trailing_newline_still_parses() -> None:
             "protected by a passphrase",
         ),
     ],
+    ids=["not-a-key", "a-public-key", "passphrase"],  # keys are new on every run
 )
 def test_bad_ssh_keys_are_refused(value: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
