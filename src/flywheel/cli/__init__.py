@@ -2,85 +2,110 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import OperationalError
 
-from flywheel.cli import (
-    audit_commands,
-    backup_commands,
-    change_commands,
-    change_schedule_commands,
-    cmdb_commands,
-    credential_commands,
-    db_commands,
-    delivery_commands,
-    demo_commands,
-    deploy_commands,
-    doctor_commands,
-    escalation_commands,
-    incident_commands,
-    oncall_commands,
-    policy_commands,
-    probe_commands,
-    problem_commands,
-    risk_commands,
-    risk_model_commands,
-    secrets_commands,
-    serve_commands,
-    slo_commands,
-    token_commands,
-    user_commands,
-    worker_commands,
-)
 from flywheel.cli.common import err_console
 from flywheel.errors import FlywheelError
 
-app = typer.Typer(
-    name="flywheel",
-    help="Flywheel: risk-gated changes, rolling releases, incidents, problems, SLOs.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.command("serve")(serve_commands.serve)
-app.command("init")(serve_commands.init)
-app.command("demo")(demo_commands.demo)
-app.command("backup")(backup_commands.backup)
-app.command("restore")(backup_commands.restore)
-app.command("doctor")(doctor_commands.doctor)
-app.command("worker")(worker_commands.worker)
-app.add_typer(db_commands.app, name="db")
-app.add_typer(user_commands.app, name="user")
-app.add_typer(token_commands.app, name="token")
-app.add_typer(audit_commands.app, name="audit")
-app.add_typer(cmdb_commands.app, name="cmdb")
-app.add_typer(change_commands.app, name="change")
-app.add_typer(deploy_commands.app, name="deploy")
-app.add_typer(policy_commands.app, name="policy")
-app.add_typer(risk_commands.app, name="risk")
-app.add_typer(incident_commands.app, name="incident")
-app.add_typer(oncall_commands.app, name="oncall")
-app.add_typer(probe_commands.app, name="probe")
-app.add_typer(escalation_commands.app, name="escalation")
-app.add_typer(slo_commands.app, name="slo")
-app.add_typer(delivery_commands.app, name="delivery")
-app.add_typer(secrets_commands.app, name="secrets")
-app.add_typer(credential_commands.app, name="credential")
-app.add_typer(problem_commands.app, name="problem")
-app.add_typer(problem_commands.known_error_app, name="known-error")
-_ = risk_model_commands  # adds train, models and promote to `flywheel risk`
-__ = change_schedule_commands  # adds reschedule to `flywheel change`
+HELP = "Flywheel: risk-gated changes, rolling releases, incidents, problems, SLOs."
+
+# name → (module in flywheel.cli, attribute); a command runs with only its own module imported,
+# so a pipeline's `flywheel change open` does not pay for the server's imports.
+COMMANDS = {
+    "serve": ("serve_commands", "serve"),
+    "init": ("serve_commands", "init"),
+    "demo": ("demo_commands", "demo"),
+    "backup": ("backup_commands", "backup"),
+    "restore": ("backup_commands", "restore"),
+    "doctor": ("doctor_commands", "doctor"),
+    "worker": ("worker_commands", "worker"),
+}
+GROUPS = {
+    "db": ("db_commands", "app"),
+    "user": ("user_commands", "app"),
+    "token": ("token_commands", "app"),
+    "audit": ("audit_commands", "app"),
+    "cmdb": ("cmdb_commands", "app"),
+    "change": ("change_commands", "app"),
+    "deploy": ("deploy_commands", "app"),
+    "policy": ("policy_commands", "app"),
+    "risk": ("risk_commands", "app"),
+    "incident": ("incident_commands", "app"),
+    "oncall": ("oncall_commands", "app"),
+    "probe": ("probe_commands", "app"),
+    "escalation": ("escalation_commands", "app"),
+    "slo": ("slo_commands", "app"),
+    "delivery": ("delivery_commands", "app"),
+    "secrets": ("secrets_commands", "app"),
+    "credential": ("credential_commands", "app"),
+    "problem": ("problem_commands", "app"),
+    "known-error": ("problem_commands", "known_error_app"),
+}
+# Modules that add commands to another module's group when imported.
+GROUP_EXTENSIONS = {"risk": ["risk_model_commands"], "change": ["change_schedule_commands"]}
+
+
+def _attribute(module: str, name: str) -> Any:
+    """A command function or group from one of the CLI's modules, importing it on first use."""
+    return getattr(importlib.import_module(f"flywheel.cli.{module}"), name)
+
+
+def _root() -> None:
+    """Flywheel's commands."""
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command line with every command, or with only the command named `only`."""
+    cli = typer.Typer(
+        name="flywheel",
+        help=HELP,
+        callback=_root,  # a group even when it holds one command
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    for name, (module, attribute) in COMMANDS.items():
+        if only in (None, name):
+            cli.command(name)(_attribute(module, attribute))
+    for name, (module, attribute) in GROUPS.items():
+        if only in (None, name):
+            for extension in GROUP_EXTENSIONS.get(name, []):
+                importlib.import_module(f"flywheel.cli.{extension}")
+            cli.add_typer(_attribute(module, attribute), name=name)
+    return cli
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command an argument list asks for, when it names a known one."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS or first in GROUPS else None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
     """Entry point: run a command, turning known errors into one clear line."""
     try:
-        app()
+        build_app(command_named(sys.argv[1:]))()
     except FlywheelError as exc:
         err_console.print(f"[red]error:[/] {escape(exc.message)}")
         sys.exit(1)
-    except OperationalError as exc:
-        err_console.print(f"[red]error:[/] database unavailable: {escape(str(exc.orig))}")
+    except Exception as exc:
+        if not _is_database_unavailable(exc):
+            raise
+        err_console.print(f"[red]error:[/] database unavailable: {escape(str(exc.orig))}")  # type: ignore[attr-defined]
         sys.exit(1)
+
+
+def _is_database_unavailable(exc: Exception) -> bool:
+    """Whether SQLAlchemy, if a command loaded it, could not reach the database."""
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return loaded is not None and isinstance(exc, loaded.OperationalError)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from sqlalchemy.orm import Session
 
 from flywheel.auth.actor import Actor, system_actor
 from flywheel.config import Settings, get_settings
 from flywheel.context import new_request_id, request_id_var
-from flywheel.db import Database
 
-console = Console()
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from flywheel.db import Database
+
+console = Console(soft_wrap=True)  # paths and ids stay whole on one line for scripts
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -35,6 +39,8 @@ def cli_actor() -> Actor:
 @contextmanager
 def database() -> Iterator[Database]:
     """The configured database, closed afterwards."""
+    from flywheel.db import Database  # commands that only call the API never load SQLAlchemy
+
     db = Database(settings().resolved_database_url, settings())
     request_id_var.set(f"cli-{new_request_id()}")
     try:
