@@ -75,7 +75,9 @@ def advance_escalations(
         .where(_needs_work(now, follow=follow))
         .order_by(Escalation.next_at, Escalation.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Escalation)
+        # The incident is claimed too: intake locks incidents before their escalations, so a
+        # worker that waited for an incident while holding its escalation could deadlock.
+        .with_for_update(skip_locked=True, key_share=True, of=(Escalation, Incident))
     )
     with db.session(write=True) as session:
         rows = [(row[0], row[1]) for row in session.execute(query)]

@@ -49,7 +49,7 @@ def list_incidents(
 def get_incident(session: Session, *, incident_id: int, lock: bool = False) -> Incident:
     """An incident by id (locked for update when asked), or NotFound."""
     query = select(Incident).where(Incident.id == incident_id)
-    found = session.scalar(query.with_for_update() if lock else query)
+    found = session.scalar(query.with_for_update(key_share=True) if lock else query)
     if found is None:
         raise NotFound(f"no incident {incident_id}")
     return found

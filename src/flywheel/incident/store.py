@@ -120,7 +120,8 @@ class IntakeStore:
             select(*(INCIDENTS.c[name] for name in _GROUP_COLUMNS))
             .where(INCIDENTS.c.id.in_(bindparam("ids", expanding=True)))
             .order_by(INCIDENTS.c.id)
-            .with_for_update()
+            # NO KEY UPDATE: rows that reference an incident (events, alerts) go on being added
+            .with_for_update(key_share=True)
         )
         rows = self.session.execute(query, {"ids": sorted(ids)})
         return {row.id: _group_of(row._mapping) for row in rows}

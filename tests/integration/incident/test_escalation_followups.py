@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from flywheel.auth.actor import system_actor
 from flywheel.auth.roles import Role
@@ -95,3 +97,25 @@ def test_no_policy_means_no_paging_said_once(pager: Pager) -> None:
     pager.tick(10)
     assert pager.timeline(incident_id, "escalation") == ["no escalation policy covers checkout"]
     assert pager.escalation(incident_id).state == "exhausted"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_worker_skips_an_incident_intake_holds_and_never_waits_for_it(pager: Pager) -> None:
+    """Intake locks incidents before their escalations; the worker must not lock the other way."""
+    pager.contact("dana", "email", "dana@example.org")
+    pager.policy(steps=[ON_CALL])
+    incident_id = pager.fire()
+    engine = create_engine(pager.desk.db.url)
+    with engine.connect() as intake:
+        locked = text("SELECT id FROM incidents WHERE id = :id FOR NO KEY UPDATE")
+        assert intake.execute(locked, {"id": incident_id}).scalar() == incident_id
+        worked: list[int] = []
+        worker = threading.Thread(target=lambda: worked.append(pager.tick(0)), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), "the worker waited for intake's lock"
+        assert worked == [0] and pager.deliveries(incident_id) == []
+        intake.rollback()
+    engine.dispose()
+    assert pager.tick(0) == 2  # the escalation moved on and its page was sent
+    assert [d.recipient for d in pager.deliveries(incident_id)] == ["dana"]
