@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -18,6 +19,7 @@ SECRET_NAMES = (
 )
 
 
+@lru_cache(maxsize=4096)  # an audit payload's keys come from a small set, seen again and again
 def is_secret_name(key: str) -> bool:
     """Whether a field of this name holds a secret ('token' and 'access_token', not 'token_id')."""
     name = key.lower().replace("-", "_")
