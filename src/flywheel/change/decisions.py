@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -32,6 +34,7 @@ from flywheel.batch_reads import shared_reads
 from flywheel.change import batch_memo, service
 from flywheel.change.policy_store import prefetch_policies
 from flywheel.change.schemas import ChangeCreate, ChangeOut
+from flywheel.context import request_id_var
 from flywheel.db import Database
 from flywheel.errors import FlywheelError
 from flywheel.http import idempotency
@@ -127,8 +130,26 @@ def _allowed(
     return allowed
 
 
+@contextmanager
+def _on_behalf_of(item: Submitted) -> Iterator[None]:
+    """What is logged while the batch works on one request carries that request's id."""
+    token = request_id_var.set(item.request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
+
+
 def _check_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Actor) -> None:
     """Claim and check one request (reads only); a refusal goes in its answer."""
+    with _on_behalf_of(item):
+        _check_claimed(session, batch, index, item, actor)
+
+
+def _check_claimed(
+    session: Session, batch: _Batch, index: int, item: Submitted, actor: Actor
+) -> None:
+    """_check_one's work, in the request's log context."""
     try:
         claim = idempotency.take_claim(item.state, session.connection())
     except idempotency.KeyInUse as refused:
@@ -151,22 +172,28 @@ def _write_ready(session: Session, batch: _Batch) -> None:
     fresh = [r for r in batch.ready if not isinstance(r.touched, service.Opened)]
     numbers = iter(batch_memo.reserve_numbers(session, len(fresh)))
     for ready in batch.ready:
-        opened = ready.touched
-        if not isinstance(opened, service.Opened):
-            _, first = batch_memo.known_change(session, ready.item.data)
-            if first is not None:  # the same external_id earlier in this batch
-                opened = service.Opened(first, False)
-                next(numbers)
-            else:
-                opened = service.write_change(
-                    session,
-                    actor=ready.actor,
-                    data=ready.item.data,
-                    touched=opened,
-                    number=next(numbers),
-                )
-        batch.opened.append((ready.index, opened, ready.claim))
-        batch.audit.append((ready.actor, ready.item.request_id, opened.events))
+        with _on_behalf_of(ready.item):
+            _write_one(session, batch, ready, numbers)
+
+
+def _write_one(session: Session, batch: _Batch, ready: _Ready, numbers: Iterator[int]) -> None:
+    """Write one checked change (or take the one it repeats) and keep its audit events."""
+    opened = ready.touched
+    if not isinstance(opened, service.Opened):
+        _, first = batch_memo.known_change(session, ready.item.data)
+        if first is not None:  # the same external_id earlier in this batch
+            opened = service.Opened(first, False)
+            next(numbers)
+        else:
+            opened = service.write_change(
+                session,
+                actor=ready.actor,
+                data=ready.item.data,
+                touched=opened,
+                number=next(numbers),
+            )
+    batch.opened.append((ready.index, opened, ready.claim))
+    batch.audit.append((ready.actor, ready.item.request_id, opened.events))
 
 
 def _answer_opened(session: Session, batch: _Batch) -> None:
@@ -186,7 +213,8 @@ def decide_each(db: Database, items: list[Submitted]) -> list[Answer]:
     answers = []
     for item in items:
         try:
-            answers.extend(decide_batch(db, [item]))
+            with _on_behalf_of(item):
+                answers.extend(decide_batch(db, [item]))
         except Exception as failed:  # this request's own failure becomes its answer
             answers.append(Answer(error=failed))
     return answers
@@ -206,7 +234,8 @@ def decide(db: Database, items: list[Submitted]) -> list[Answer]:
     except Exception:
         if len(items) == 1:
             raise
-        log.info("a batch of %d change requests failed; deciding each alone", len(items))
+        ids = ", ".join(str(i.request_id) for i in items)
+        log.info("a batch of %d change requests (%s) failed; deciding each alone", len(items), ids)
         return decide_each(db, items)
 
 

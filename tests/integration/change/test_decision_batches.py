@@ -19,6 +19,7 @@ from flywheel.change import decisions, service
 from flywheel.change.decisions import Answer, Submitted, decide, decide_batch
 from flywheel.change.models import ChangeRequest, ChangeTransition
 from flywheel.change.schemas import ChangeCreate, ChangeOut
+from flywheel.context import current_request_id
 from flywheel.db import Database
 from flywheel.errors import InvalidInput, PermissionDenied, Unauthenticated
 from tests.factories import make_person
@@ -209,3 +210,23 @@ def test_each_service_in_a_batch_is_decided_by_its_own_policy(
     assert checkout["state"] == "rejected"
     assert checkout["decision"]["policy"]["scope"] == "checkout"
     assert blog["decision"]["policy"]["scope"] != "checkout"
+
+
+def test_work_on_each_request_is_logged_under_its_request_id(
+    db: Database, crew: Crew, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+    for name in ("check_change", "write_change"):
+        real = getattr(decisions.service, name)
+
+        def watched(session: Any, *, _name: str = name, _real: Any = real, **kw: Any) -> Any:
+            seen.append((_name, current_request_id()))
+            return _real(session, **kw)
+
+        monkeypatch.setattr(decisions.service, name, watched)
+    titles = ["one", "two", "three"]
+    answers = decide_batch(db, [submitted(crew.pipeline.token, title=t) for t in titles])
+    assert [a.status for a in answers] == [201, 201, 201]
+    ids = [f"req-{t}" for t in titles]
+    assert seen == [("check_change", i) for i in ids] + [("write_change", i) for i in ids]
+    assert current_request_id() is None  # the batch leaves no request's id behind
