@@ -98,7 +98,8 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
             allowed = _allowed(batch, items, actors)
             idempotency.take_claims([item.state for _, item, _ in allowed], session.connection())
             for index, item, actor in allowed:
-                _check_one(session, batch, index, item, actor)
+                with _on_behalf_of(item):
+                    _check_one(session, batch, index, item, actor)
             with session.no_autoflush:
                 _write_ready(session, batch)
             batch_memo.write_batch(session)
@@ -142,14 +143,6 @@ def _on_behalf_of(item: Submitted) -> Iterator[None]:
 
 def _check_one(session: Session, batch: _Batch, index: int, item: Submitted, actor: Actor) -> None:
     """Claim and check one request (reads only); a refusal goes in its answer."""
-    with _on_behalf_of(item):
-        _check_claimed(session, batch, index, item, actor)
-
-
-def _check_claimed(
-    session: Session, batch: _Batch, index: int, item: Submitted, actor: Actor
-) -> None:
-    """_check_one's work, in the request's log context."""
     try:
         claim = idempotency.take_claim(item.state, session.connection())
     except idempotency.KeyInUse as refused:
