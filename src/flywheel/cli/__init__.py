@@ -99,13 +99,16 @@ def main() -> None:
         err_console.print(f"[red]error:[/] {escape(exc.message)}")
         sys.exit(1)
     except Exception as exc:
-        if not _is_database_unavailable(exc):
+        unreachable = _database_unreachable(exc)
+        if unreachable is None:
             raise
-        err_console.print(f"[red]error:[/] database unavailable: {escape(str(exc.orig))}")  # type: ignore[attr-defined]
+        err_console.print(f"[red]error:[/] database unavailable: {escape(unreachable)}")
         sys.exit(1)
 
 
-def _is_database_unavailable(exc: Exception) -> bool:
-    """Whether SQLAlchemy, if a command loaded it, could not reach the database."""
+def _database_unreachable(exc: Exception) -> str | None:
+    """The driver's message when a command (using SQLAlchemy) could not reach the database."""
     loaded = sys.modules.get("sqlalchemy.exc")
-    return loaded is not None and isinstance(exc, loaded.OperationalError)
+    if loaded is None or not isinstance(exc, loaded.OperationalError):
+        return None
+    return str(exc.orig)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -55,3 +57,21 @@ def test_an_api_command_does_not_load_the_database_layer() -> None:
     )
     assert "Usage" in ran.stdout
     assert ran.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "FLYWHEEL_HOME": str(tmp_path),
+        "FLYWHEEL_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-m", "flywheel", "user", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 1
+    assert ran.stderr.startswith("error: database unavailable:"), ran.stderr
+    assert "Traceback" not in ran.stderr
