@@ -166,6 +166,23 @@ def test_a_port_held_by_a_foreign_process_is_refused(target: LocalTarget) -> Non
             target.start(busy, version="1.0.0")
 
 
+def test_an_instance_started_but_never_recorded_is_replaced(
+    target: LocalTarget, instance: Instance
+) -> None:
+    """Flywheel killed between spawning an instance and writing its record."""
+    target.start(instance, version="1.0.0")
+    pid = pid_of(target, instance)
+    wait_healthy(target, instance)
+    for record in target.state_dir.glob("*.json"):
+        record.unlink()
+    assert target.record(instance) is None
+
+    target.start(instance, version="2.0.0")
+    assert not process_alive(pid)
+    wait_healthy(target, instance)
+    assert target.running_version(instance) == "2.0.0"
+
+
 def test_a_missing_executable_is_a_driver_error(tmp_path: Path, instance: Instance) -> None:
     broken = new_target(tmp_path / "state", command="/nonexistent/bin/shop --port {port}")
     with pytest.raises(DriverError, match="cannot start web-1: /nonexistent/bin/shop"):

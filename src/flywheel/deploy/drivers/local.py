@@ -3,6 +3,9 @@
 A state directory keeps one JSON record per instance (pid, its start time, version, port)
 and its log, so a new Flywheel process — after the one that started an instance was
 killed — still finds and controls it. Instances run in their own session (process group).
+Each instance also carries a marker in its environment, so one started by a Flywheel process
+killed before it wrote the record is still found (on Linux, through /proc) and not mistaken
+for a foreign process on the port.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ STOREFRONT_COMMAND = (
 FAULTY_ARGS = ("--fail-rate", "0.2")
 PLACEHOLDER = re.compile(r"\{(python|host|port|version|key)\}")
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: poll() reaps them
+INSTANCE_MARKER = "FLYWHEEL_LOCAL_INSTANCE"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,23 @@ def http_get(host: str, port: int, path: str, *, timeout_s: float) -> tuple[int,
         return None
     finally:
         connection.close()
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Pids whose environment holds INSTANCE_MARKER=marker (empty without a readable /proc)."""
+    wanted = f"{INSTANCE_MARKER}={marker}".encode()
+    found = []
+    with contextlib.suppress(OSError), os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = Path(entry.path, "environ").read_bytes()
+            except OSError:
+                continue
+            if wanted in environ.split(b"\0"):
+                found.append(int(entry.name))
+    return found
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -211,26 +232,39 @@ class LocalTarget:
         answer = self._answer(instance, "/healthz")
         return answer is not None and answer[0] == 200
 
+    def _marker(self, instance: Instance) -> str:
+        return f"{self.state_dir.resolve()}/{instance.key}"
+
     def stop(self, instance: Instance, *, timeout_s: float) -> None:
-        """SIGTERM the instance's process group, SIGKILL after timeout_s; no-op when stopped."""
+        """SIGTERM the instance's process group, SIGKILL after timeout_s; no-op when stopped.
+
+        Also stops a process started for the instance whose record was never written.
+        """
         path = self._record_path(instance)
         found = self._read_record(path)
         if found is not None and process_alive(found.pid, found.start_ticks):
-            self._terminate(found, timeout_s)
+            self._terminate(instance.key, found.pid, found.start_ticks, timeout_s)
+        for pid in marked_processes(self._marker(instance)):
+            self._terminate(instance.key, pid, _start_ticks(pid), timeout_s)
         path.unlink(missing_ok=True)
 
-    def _terminate(self, found: InstanceRecord, timeout_s: float) -> None:
+    @staticmethod
+    def _terminate(key: str, pid: int, start_ticks: int | None, timeout_s: float) -> None:
         for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(found.pid, sig)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                group = os.getpgid(pid)
+                if group == os.getpgrp():  # never signal our own group
+                    os.kill(pid, sig)
+                else:
+                    os.killpg(group, sig)
             deadline = time.monotonic() + wait_s
-            while process_alive(found.pid, found.start_ticks):
+            while process_alive(pid, start_ticks):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.02)
             else:
                 return
-        raise DriverError(f"instance {found.key} (pid {found.pid}) survived SIGKILL")
+        raise DriverError(f"instance {key} (pid {pid}) survived SIGKILL")
 
     def start(self, instance: Instance, *, version: str) -> None:
         """Start the version; no-op when our process of that version runs, else replace it.
@@ -260,7 +294,7 @@ class LocalTarget:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    env={**os.environ, **self.env},
+                    env={**os.environ, **self.env, INSTANCE_MARKER: self._marker(instance)},
                 )
             except OSError as exc:
                 raise DriverError(f"cannot start {instance.key}: {argv[0]}: {exc}") from exc
