@@ -1,7 +1,10 @@
 """The active changes a new change may conflict with: bounded queries, built once.
 
 Each query walks an index newest first and stops at MAX_CONFLICTS, instead of sorting
-every active change; the statements are built at import with bound parameters, so a
+every active change (by service: the partial index of active changes by service and id,
+whose condition the query repeats word for word; PostgreSQL's index on service alone
+gave the rows in no useful order, so a decision grew with the service's open changes).
+The statements are built at import with bound parameters, so a
 decision only binds values (building them was a fifth of conflict detection's cost).
 """
 
@@ -10,16 +13,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, or_, select
+from sqlalchemy import Row, and_, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from flywheel.change import windows as window_rules
 from flywheel.change.lifecycle import State
-from flywheel.change.models import ChangeCI, ChangeRequest
+from flywheel.change.models import ACTIVE_CONDITION, ACTIVE_STATE_VALUES, ChangeCI, ChangeRequest
 
 MAX_CONFLICTS = 20
 PER_KEY_QUERIES_UP_TO = 8
-ACTIVE_STATES = (State.AUTHORIZE, State.SCHEDULED, State.IMPLEMENT)
+ACTIVE_STATES = tuple(State(value) for value in ACTIVE_STATE_VALUES)
 
 _ACTIVE_NEAR = (
     select(
@@ -30,7 +33,7 @@ _ACTIVE_NEAR = (
         ChangeRequest.created_at,
     )
     .where(
-        ChangeRequest.state.in_([s.value for s in ACTIVE_STATES]),
+        text(f"changes.{ACTIVE_CONDITION}"),  # the partial index's own condition
         ChangeRequest.id != bindparam("change_id"),
         or_(
             ChangeRequest.planned_start < bindparam("span_end"),

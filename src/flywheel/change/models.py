@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from flywheel.db import Base, utcnow
+
+# The states in which a change can conflict with another. Written out as SQL, not bound, so
+# that a query carrying this very condition can use the partial index below.
+ACTIVE_STATE_VALUES = ("authorize", "scheduled", "implement")
+ACTIVE_CONDITION = "state IN ('authorize', 'scheduled', 'implement')"
 
 
 class ChangeRequest(Base):
@@ -64,6 +69,14 @@ class ChangeRequest(Base):
         UniqueConstraint("service", "external_id", name="uq_changes_service_external_id"),
         # Changes still in flight from before a report's period (issue 9).
         Index("ix_changes_state_created", "state", "created_at"),
+        # Conflict candidates: a service's active changes newest first, however long its history.
+        Index(
+            "ix_changes_active_service",
+            "service",
+            "id",
+            postgresql_where=text(ACTIVE_CONDITION),
+            sqlite_where=text(ACTIVE_CONDITION),
+        ),
     )
 
     @property
