@@ -137,6 +137,11 @@ def build_engine(url: str, settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size * 2,
         pool_pre_ping=True,
+        # No server-side prepared statements: PostgreSQL keeps the generic plan it made
+        # when a table was small until the next ANALYZE, and with autovacuum off or slow a
+        # young database kept seq-scanning (change decisions slowed 2.5x within 13,000
+        # changes). Planning each time cost nothing measurable, and it works behind PgBouncer.
+        connect_args={"prepare_threshold": None},
     )
 
 
