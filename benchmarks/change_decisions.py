@@ -51,7 +51,7 @@ from pacing import (
     targets_met,
     windows,
 )
-from proc_cpu import CpuSample, profile
+from proc_cpu import CpuSample, calibration_ms, profile
 from scratch import postgres_database
 from servers import Server, running_server
 
@@ -372,6 +372,7 @@ def main() -> None:
     args = parse_args()
     chosen = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     backends: dict[str, Any] = {}
+    calibration = [calibration_ms()]  # before and after: the machine's speed drifts
     for backend in chosen:
         try:
             backends[backend] = run_backend(backend, args)
@@ -379,6 +380,7 @@ def main() -> None:
             progress(f"{backend} skipped: {exc}")
             backends[backend] = {"status": "skipped", "reason": str(exc).splitlines()[0]}
     measured = [b for b in backends.values() if b["status"] == "ok"]
+    calibration.append(calibration_ms())
     config = {k: getattr(args, k) for k in CONFIG.split()}
     summary = {
         "benchmark": "change_decisions",
@@ -386,6 +388,7 @@ def main() -> None:
             "cores": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "calibration_ms": calibration,
         },
         "source": source_revision(),
         "config": config,

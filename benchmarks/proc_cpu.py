@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import resource
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +74,18 @@ def profile(pid: int, seconds: float, output: str) -> subprocess.Popen[bytes] | 
     command = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
     command += ["--duration", str(int(seconds)), "--format", "raw", "--output", output]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def calibration_ms(rounds: int = 3) -> float:
+    """Fastest of a few runs of a fixed pure-Python workload: how fast this machine is today.
+
+    The same code measured on different days of the same kind of machine differed by up to
+    2x; a figure is comparable only with its calibration.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.perf_counter()
+        table = {str(i): hashlib.sha256(str(i).encode()).hexdigest() for i in range(200_000)}
+        json.dumps(table)
+        best = min(best, time.perf_counter() - began)
+    return round(1000 * best, 1)
