@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -13,15 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flywheel.batch_reads import remember, sharing
+from flywheel.change import candidates as candidate_queries
 from flywheel.change import conflicts as conflict_rules
 from flywheel.change import windows as window_rules
-from flywheel.change.batch_memo import batch_now, planned_in_batch
-from flywheel.change.candidates import MAX_CONFLICTS, candidates
+from flywheel.change.batch_memo import batch_now, known_cis, planned_in_batch
+from flywheel.change.candidates import MAX_CONFLICTS, candidates, planned_changes
 from flywheel.change.lifecycle import ChangeType
-from flywheel.change.models import ChangeCI, ChangeRequest, ChangeWindow
+from flywheel.change.models import ChangeRequest, ChangeWindow
 from flywheel.change.policy import PolicyContext, PolicyDecision, evaluate
 from flywheel.change.policy_store import DEFAULT_SCOPE as DEFAULT_SCOPE
 from flywheel.change.policy_store import active_policy as active_policy
+from flywheel.change.schemas import ChangeCreate
 from flywheel.cmdb import service as cmdb
 from flywheel.risk import service as risk_service
 from flywheel.risk.rules import ChangeFacts, RiskAssessment
@@ -221,7 +224,7 @@ def find_conflicts(
     deps = deps or _dependencies(session)
     related = _related_keys(deps, mine)
     span = interval_of(change, now)
-    key = ("change.candidates", frozenset(related), span.start, span.end)
+    key = _candidates_key(frozenset(related), span)
     stored = remember(session, key, lambda: _stored_candidates(session, change.id, related, span))
     mine_too = [p for p in planned_in_batch(session) if p.cis & related and p.id != change.id]
     planned = sorted([*stored, *mine_too], key=lambda p: int(p.id), reverse=True)
@@ -241,21 +244,40 @@ def _stored_candidates(
     session: Session, change_id: int | None, related: set[str], span: window_rules.Interval
 ) -> list[conflict_rules.PlannedChange]:
     rows = candidates(session, change_id or 0, related, span, DEFAULT_DURATION)
-    if not rows:
-        return []
-    keys: dict[int, set[str]] = {r.id: set() for r in rows}
-    touched = select(ChangeCI.change_id, ChangeCI.ci_key).where(ChangeCI.change_id.in_(keys))
-    for change_id_, key in session.connection().execute(touched):
-        keys[change_id_].add(key)
-    return [
-        conflict_rules.PlannedChange(
-            r.id,
-            frozenset({r.service, *keys[r.id]}),
-            r.planned_start or r.created_at,
-            r.planned_end,
-        )
-        for r in rows
-    ]
+    return planned_changes(session, [rows])[0]
+
+
+def prefetch_candidates(session: Session, requests: Iterable[ChangeCreate]) -> None:
+    """In a batch, the stored conflict candidates of all its new changes, read at once.
+
+    Kept where find_conflicts looks for them (per group of related CIs and time span). A
+    request naming an unknown CI, or with times that make no interval, is left to find its
+    own error when it is checked.
+    """
+    memo = sharing(session)
+    known = known_cis(session)
+    if memo is None or known is None:
+        return
+    now, deps = batch_now(session), _dependencies(session)
+    groups: dict[tuple[Any, ...], candidate_queries.Group] = {}
+    for data in requests:
+        mine = frozenset([data.service, *data.cis])
+        if not mine <= known.keys():
+            continue
+        start = data.planned_start or now
+        try:
+            span = window_rules.Interval(start, data.planned_end or start + DEFAULT_DURATION)
+        except ValueError:
+            continue
+        related = frozenset(_related_keys(deps, mine))
+        groups[_candidates_key(related, span)] = (related, span)
+    found = candidate_queries.candidates_of_groups(session, list(groups.values()), DEFAULT_DURATION)
+    for key, planned in zip(groups, planned_changes(session, found), strict=True):
+        memo[key] = planned
+
+
+def _candidates_key(related: frozenset[str], span: window_rules.Interval) -> tuple[Any, ...]:
+    return ("change.candidates", related, span.start, span.end)
 
 
 RECENT_SCORES = 500

@@ -32,6 +32,7 @@ from flywheel.auth.policy import require_permission
 from flywheel.auth.roles import Permission
 from flywheel.batch_reads import shared_reads
 from flywheel.change import batch_memo, service
+from flywheel.change.assessment import prefetch_candidates
 from flywheel.change.policy_store import prefetch_policies
 from flywheel.change.schemas import ChangeCreate, ChangeOut
 from flywheel.context import request_id_var
@@ -95,6 +96,7 @@ def decide_batch(db: Database, items: list[Submitted]) -> list[Answer]:
             actors = auth_service.authenticate_tokens(session, {i.secret for i in items})
             batch_memo.prefetch(session, [i.data for i in items])
             prefetch_policies(session, {i.data.service for i in items})
+            prefetch_candidates(session, [i.data for i in items])
             allowed = _allowed(batch, items, actors)
             idempotency.take_claims([item.state for _, item, _ in allowed], session.connection())
             for index, item, actor in allowed:

@@ -230,3 +230,66 @@ def test_work_on_each_request_is_logged_under_its_request_id(
     ids = [f"req-{t}" for t in titles]
     assert seen == [("check_change", i) for i in ids] + [("write_change", i) for i in ids]
     assert current_request_id() is None  # the batch leaves no request's id behind
+
+
+def _conflicts(answer: dict[str, Any], numbers: dict[str, str]) -> list[tuple[str, ...]]:
+    """The change's conflicts, with changes of its own batch named by their place in it."""
+    return sorted(
+        (numbers.get(c["change"], c["change"]), c["kind"], c["ci"], c["other_ci"])
+        for c in answer["decision"]["conflicts"]
+    )
+
+
+def test_conflicts_read_for_the_whole_batch_match_those_read_alone(
+    db: Database, crew: Crew
+) -> None:
+    """The batch reads stored candidates for all its groups in one statement."""
+    tomorrow = "2030-01-02T10:00:00+00:00"
+    stored = [
+        {"title": "s-blog"},
+        {"title": "s-search", "service": "search", "cis": ["db1"]},
+        {
+            "title": "s-planned",
+            "cis": ["blog-app"],
+            "planned_start": tomorrow,
+            "planned_end": "2030-01-02T11:00:00+00:00",
+        },
+    ]
+    first = decide_batch(db, [submitted(crew.pipeline.token, **b) for b in stored])
+    assert all(a.status == 201 for a in first), first
+    bodies = [
+        {"title": "b-blog"},
+        {
+            "title": "b-planned",
+            "cis": ["blog-app"],
+            "planned_start": "2030-01-02T10:30:00+00:00",
+            "planned_end": "2030-01-02T11:30:00+00:00",
+        },
+        {"title": "b-checkout", "service": "checkout"},
+        {"title": "b-search", "service": "search"},
+        {"title": "b-nowhere", "service": "no-such-service"},
+        {"title": "b-blog-again", "cis": ["blog-app"]},
+    ]
+    alone: list[dict[str, Any]] = []
+    with db.session(write=True) as session:  # the one-by-one path, rolled back
+        actor = auth_service.authenticate_token(session, secret=crew.pipeline.token)
+        for body in bodies:
+            if body.get("service") == "no-such-service":
+                continue
+            change, _ = service.open_change(
+                session, actor=actor, data=submitted(crew.pipeline.token, **body).data
+            )
+            session.flush()
+            alone.append(ChangeOut.model_validate(change).model_dump(mode="json"))
+        session.rollback()
+    answers = decide_batch(db, [submitted(crew.pipeline.token, **b) for b in bodies])
+    assert isinstance(answers[4].error, InvalidInput)
+    batched = [decoded(a) for i, a in enumerate(answers) if i != 4]
+    in_batch = {c["number"]: f"#{i}" for i, c in enumerate(batched)}
+    one_by_one = {c["number"]: f"#{i}" for i, c in enumerate(alone)}
+    expected = [_conflicts(c, one_by_one) for c in alone]
+    assert [_conflicts(c, in_batch) for c in batched] == expected
+    stored_numbers = {decoded(a)["number"] for a in first}
+    seen = {c[0] for found in expected for c in found}
+    assert stored_numbers <= seen, "every stored change is some new change's conflict"
+    assert any(c[1] == "dependency" for found in expected for c in found)
