@@ -32,7 +32,7 @@ from flywheel.auth.policy import require_permission
 from flywheel.auth.roles import Permission
 from flywheel.batch_reads import shared_reads
 from flywheel.change import batch_memo, service
-from flywheel.change.assessment import prefetch_candidates
+from flywheel.change.conflict_reads import prefetch_candidates
 from flywheel.change.policy_store import prefetch_policies
 from flywheel.change.schemas import ChangeCreate, ChangeOut
 from flywheel.context import request_id_var

@@ -11,7 +11,8 @@ from flywheel.audit import service as audit
 from flywheel.auth.actor import Actor
 from flywheel.auth.roles import Role
 from flywheel.change import windows as window_rules
-from flywheel.change.assessment import DEFAULT_DURATION, DEFAULT_SCOPE, active_policy, to_window
+from flywheel.change.assessment import DEFAULT_SCOPE, active_policy, to_window
+from flywheel.change.conflict_reads import DEFAULT_DURATION
 from flywheel.change.models import ChangePolicy, ChangeRequest, ChangeWindow
 from flywheel.change.policy import PolicyError, parse_policy
 from flywheel.change.schemas import CalendarEntry, WindowCreate

@@ -17,7 +17,8 @@ from flywheel.change.approvals import (
     reject,
     verdicts_open_to,
 )
-from flywheel.change.assessment import assess, find_conflicts
+from flywheel.change.assessment import assess
+from flywheel.change.conflict_reads import find_conflicts
 from flywheel.change.lifecycle import (
     ChangeType,
     CloseCode,
