@@ -4,8 +4,8 @@ Each query walks an index newest first and stops at MAX_CONFLICTS, instead of so
 every active change (by service: the partial index of active changes by service and id,
 whose condition the query repeats word for word; PostgreSQL's index on service alone
 gave the rows in no useful order, so a decision grew with the service's open changes).
-The statements are built at import with bound parameters, so a
-decision only binds values (building them was a fifth of conflict detection's cost).
+The statements are built at import with bound parameters, so a decision only binds
+values (building them was a fifth of conflict detection's cost).
 """
 
 from __future__ import annotations
@@ -14,18 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Row,
-    Select,
-    and_,
-    bindparam,
-    literal,
-    or_,
-    select,
-    text,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from flywheel.change import windows as window_rules
@@ -36,7 +25,6 @@ from flywheel.change.models import ACTIVE_CONDITION, ACTIVE_STATE_VALUES, Change
 MAX_CONFLICTS = 20
 PER_KEY_QUERIES_UP_TO = 8
 ACTIVE_STATES = tuple(State(value) for value in ACTIVE_STATE_VALUES)
-PARTS_PER_STATEMENT = 100  # SQLite allows at most 500 SELECTs in one compound statement
 Group = tuple[frozenset[str], window_rules.Interval]  # related CI keys, and the time span
 
 
@@ -114,58 +102,80 @@ def candidates(
     return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]
 
 
+_ACTIVE_NEAR_SQL = f"""
+    SELECT changes.id, changes.service, changes.planned_start, changes.planned_end,
+           changes.created_at
+    FROM changes
+    WHERE changes.{ACTIVE_CONDITION} AND {{on}}
+      AND (changes.planned_start < g.span_end
+           OR (changes.planned_start IS NULL AND changes.created_at > g.opened_after))
+      AND (changes.planned_end IS NULL OR changes.planned_end > g.span_start)
+    ORDER BY changes.id DESC LIMIT {MAX_CONFLICTS}
+"""
+# For each (group, related key): the newest active changes on that key as their service,
+# and those touching it as a CI. The newest MAX_CONFLICTS of a group's rows are what
+# candidates() reads for it.
+_GROUPS_LATERAL = text(f"""
+SELECT g.grp, c.id, c.service, c.planned_start, c.planned_end, c.created_at,
+       ARRAY(SELECT ci_key FROM change_cis WHERE change_cis.change_id = c.id) AS cis
+FROM unnest(CAST(:grps AS integer[]), CAST(:keys AS text[]), CAST(:starts AS timestamptz[]),
+            CAST(:ends AS timestamptz[]), CAST(:opened_after AS timestamptz[]))
+     AS g(grp, key, span_start, span_end, opened_after)
+CROSS JOIN LATERAL (
+    ({_ACTIVE_NEAR_SQL.format(on="changes.service = g.key")})
+    UNION ALL
+    ({
+    _ACTIVE_NEAR_SQL.format(
+        on="changes.id IN (SELECT change_id FROM change_cis WHERE ci_key = g.key)"
+    )
+})
+) AS c
+""")
+
+
 def candidates_of_groups(
     session: Session, groups: Sequence[Group], unplanned_duration: timedelta
-) -> list[list[Row[Any]]]:
-    """candidates() of several groups (for a new change: no id to leave out) at once.
-
-    The same queries as one statement (a UNION ALL of them, each part tagged with its group)
-    instead of several round trips per group: under load a round trip to PostgreSQL costs
-    more in waiting for its turn on the CPU than the query does.
-    """
-    parts = [
-        select(literal(index).label("grp"), *part.c).select_from(part)
-        for index, (related, span) in enumerate(groups)
-        for part in _group_parts(related, span, unplanned_duration)
-    ]
-    found: list[dict[int, Any]] = [{} for _ in groups]
-    conn = session.connection()
-    for first in range(0, len(parts), PARTS_PER_STATEMENT):
-        for row in conn.execute(union_all(*parts[first : first + PARTS_PER_STATEMENT])):
-            found[row.grp][int(row.id)] = row
-    return [[rows[i] for i in sorted(rows, reverse=True)[:MAX_CONFLICTS]] for rows in found]
-
-
-def _group_parts(
-    related: frozenset[str], span: window_rules.Interval, unplanned_duration: timedelta
-) -> list[Any]:
-    near = _active_near(0, span.start, span.end, span.start - unplanned_duration)
-    keys = sorted(related)
-    if len(keys) <= PER_KEY_QUERIES_UP_TO:
-        on_services = [near.where(ChangeRequest.service == key) for key in keys]
-    else:
-        on_services = [near.where(ChangeRequest.service.in_(keys))]
-    return [q.subquery() for q in [*on_services, near.where(_touching(keys))]]
-
-
-def planned_changes(
-    session: Session, groups: Sequence[Sequence[Row[Any]]]
 ) -> list[list[PlannedChange]]:
-    """The candidate rows of each group as planned changes, with the CIs each touches."""
-    keys: dict[int, set[str]] = {int(r.id): set() for rows in groups for r in rows}
+    """candidates() of several groups of new changes, with their CIs, in one statement.
+
+    PostgreSQL only (a LATERAL join over the groups' keys): under load a round trip to its
+    server waited longer for the CPU than the query took, and a batch made two or more
+    per group. SQLite is in process, where a round trip costs nothing.
+    """
+    grps, keys, starts, ends, opened_after = [], [], [], [], []
+    for index, (related, span) in enumerate(groups):
+        for key in sorted(related):
+            grps.append(index)
+            keys.append(key)
+            starts.append(span.start)
+            ends.append(span.end)
+            opened_after.append(span.start - unplanned_duration)
+    params = {"grps": grps, "keys": keys, "starts": starts, "ends": ends}
+    rows = session.connection().execute(_GROUPS_LATERAL, params | {"opened_after": opened_after})
+    found: list[dict[int, PlannedChange]] = [{} for _ in groups]
+    for row in rows:
+        found[row.grp][row.id] = PlannedChange(
+            row.id,
+            frozenset({row.service, *row.cis}),
+            row.planned_start or row.created_at,
+            row.planned_end,
+        )
+    return [[rows_[i] for i in sorted(rows_, reverse=True)[:MAX_CONFLICTS]] for rows_ in found]
+
+
+def planned_changes(session: Session, rows: Sequence[Row[Any]]) -> list[PlannedChange]:
+    """Candidate rows as planned changes, with the CIs each touches."""
+    keys: dict[int, set[str]] = {int(r.id): set() for r in rows}
     if keys:
         touched = select(ChangeCI.change_id, ChangeCI.ci_key).where(ChangeCI.change_id.in_(keys))
         for change_id, key in session.connection().execute(touched):
             keys[change_id].add(key)
     return [
-        [
-            PlannedChange(
-                r.id,
-                frozenset({r.service, *keys[int(r.id)]}),
-                r.planned_start or r.created_at,
-                r.planned_end,
-            )
-            for r in rows
-        ]
-        for rows in groups
+        PlannedChange(
+            r.id,
+            frozenset({r.service, *keys[int(r.id)]}),
+            r.planned_start or r.created_at,
+            r.planned_end,
+        )
+        for r in rows
     ]

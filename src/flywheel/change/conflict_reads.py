@@ -113,7 +113,7 @@ def _stored_candidates(
     session: Session, change_id: int | None, related: set[str], span: window_rules.Interval
 ) -> list[conflict_rules.PlannedChange]:
     rows = candidates(session, change_id or 0, related, span, DEFAULT_DURATION)
-    return planned_changes(session, [rows])[0]
+    return planned_changes(session, rows)
 
 
 def prefetch_candidates(session: Session, requests: Iterable[ChangeCreate]) -> None:
@@ -125,7 +125,7 @@ def prefetch_candidates(session: Session, requests: Iterable[ChangeCreate]) -> N
     """
     memo = sharing(session)
     known = known_cis(session)
-    if memo is None or known is None:
+    if memo is None or known is None or session.get_bind().dialect.name != "postgresql":
         return
     now, deps = batch_now(session), dependencies_of(session)
     groups: dict[tuple[Any, ...], candidate_queries.Group] = {}
@@ -140,8 +140,10 @@ def prefetch_candidates(session: Session, requests: Iterable[ChangeCreate]) -> N
             continue
         related = frozenset(related_keys(deps, mine))
         groups[_candidates_key(related, span)] = (related, span)
+    if not groups:
+        return
     found = candidate_queries.candidates_of_groups(session, list(groups.values()), DEFAULT_DURATION)
-    for key, planned in zip(groups, planned_changes(session, found), strict=True):
+    for key, planned in zip(groups, found, strict=True):
         memo[key] = planned
 
 
