@@ -11,10 +11,10 @@ values (building them was a fifth of conflict detection's cost).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, text
+from sqlalchemy import Row, and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from flywheel.change import windows as window_rules
@@ -28,47 +28,46 @@ ACTIVE_STATES = tuple(State(value) for value in ACTIVE_STATE_VALUES)
 Group = tuple[frozenset[str], window_rules.Interval]  # related CI keys, and the time span
 
 
-def _active_near(
-    change_id: Any, span_start: Any, span_end: Any, opened_after: Any
-) -> Select[int, str, datetime | None, datetime | None, datetime]:
-    """Active changes whose times can overlap the span, newest first (MAX_CONFLICTS)."""
-    return (
-        select(
-            ChangeRequest.id,
-            ChangeRequest.service,
-            ChangeRequest.planned_start,
-            ChangeRequest.planned_end,
-            ChangeRequest.created_at,
-        )
-        .where(
-            text(f"changes.{ACTIVE_CONDITION}"),  # the partial index's own condition
-            ChangeRequest.id != change_id,
-            or_(
-                ChangeRequest.planned_start < span_end,
-                and_(
-                    ChangeRequest.planned_start.is_(None), ChangeRequest.created_at > opened_after
-                ),
-            ),
-            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span_start),
-        )
-        .order_by(ChangeRequest.id.desc())
-        .limit(MAX_CONFLICTS)
+CI_SEPARATOR = " "  # CI keys hold no spaces (cmdb.vocabulary.CI_KEY_PATTERN)
+_CIS_OF_CHANGE = (
+    select(func.aggregate_strings(ChangeCI.ci_key, CI_SEPARATOR))
+    .where(ChangeCI.change_id == ChangeRequest.id)
+    .scalar_subquery()
+    .label("cis")
+)
+_ACTIVE_NEAR = (
+    select(
+        ChangeRequest.id,
+        ChangeRequest.service,
+        ChangeRequest.planned_start,
+        ChangeRequest.planned_end,
+        ChangeRequest.created_at,
+        _CIS_OF_CHANGE,
     )
-
-
-def _touching(keys: Any) -> ColumnElement[bool]:
-    return ChangeRequest.id.in_(select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(keys)))
-
-
-_ACTIVE_NEAR = _active_near(
-    bindparam("change_id"),
-    bindparam("span_start"),
-    bindparam("span_end"),
-    bindparam("opened_after"),
+    .where(
+        text(f"changes.{ACTIVE_CONDITION}"),  # the partial index's own condition
+        ChangeRequest.id != bindparam("change_id"),
+        or_(
+            ChangeRequest.planned_start < bindparam("span_end"),
+            and_(
+                ChangeRequest.planned_start.is_(None),
+                ChangeRequest.created_at > bindparam("opened_after"),
+            ),
+        ),
+        or_(
+            ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > bindparam("span_start")
+        ),
+    )
+    .order_by(ChangeRequest.id.desc())
+    .limit(MAX_CONFLICTS)
 )
 _ON_SERVICE = _ACTIVE_NEAR.where(ChangeRequest.service == bindparam("service"))
 _ON_SERVICES = _ACTIVE_NEAR.where(ChangeRequest.service.in_(bindparam("related", expanding=True)))
-_TOUCHING = _ACTIVE_NEAR.where(_touching(bindparam("related", expanding=True)))
+_TOUCHING = _ACTIVE_NEAR.where(
+    ChangeRequest.id.in_(
+        select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(bindparam("related", expanding=True)))
+    )
+)
 
 
 def candidates(
@@ -163,17 +162,12 @@ def candidates_of_groups(
     return [[rows_[i] for i in sorted(rows_, reverse=True)[:MAX_CONFLICTS]] for rows_ in found]
 
 
-def planned_changes(session: Session, rows: Sequence[Row[Any]]) -> list[PlannedChange]:
+def planned_changes(rows: Sequence[Row[Any]]) -> list[PlannedChange]:
     """Candidate rows as planned changes, with the CIs each touches."""
-    keys: dict[int, set[str]] = {int(r.id): set() for r in rows}
-    if keys:
-        touched = select(ChangeCI.change_id, ChangeCI.ci_key).where(ChangeCI.change_id.in_(keys))
-        for change_id, key in session.connection().execute(touched):
-            keys[change_id].add(key)
     return [
         PlannedChange(
             r.id,
-            frozenset({r.service, *keys[int(r.id)]}),
+            frozenset({r.service, *(r.cis.split(CI_SEPARATOR) if r.cis else ())}),
             r.planned_start or r.created_at,
             r.planned_end,
         )

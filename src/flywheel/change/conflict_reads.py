@@ -113,7 +113,7 @@ def _stored_candidates(
     session: Session, change_id: int | None, related: set[str], span: window_rules.Interval
 ) -> list[conflict_rules.PlannedChange]:
     rows = candidates(session, change_id or 0, related, span, DEFAULT_DURATION)
-    return planned_changes(session, rows)
+    return planned_changes(rows)
 
 
 def prefetch_candidates(session: Session, requests: Iterable[ChangeCreate]) -> None:

@@ -27,9 +27,9 @@ def test_the_service_query_walks_the_partial_index_of_active_changes(db: Databas
             "service": "shop",
         }
         compiled = candidates._ON_SERVICE.compile(dialect=conn.dialect)
-        processed = compiled.construct_params(params)
-        positional = tuple(processed[name] for name in compiled.positiontup or [])
-        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional).all()
+        expanded = compiled.construct_expanded_state(params)
+        positional = tuple(expanded.parameters[name] for name in expanded.positiontup or [])
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {expanded.statement}", positional).all()
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_changes_active_service" in details, details
     assert "TEMP B-TREE" not in details, details  # newest first from the index, no sort
