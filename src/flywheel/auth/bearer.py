@@ -1,19 +1,18 @@
 """Bearer tokens to actors: one token, or all the tokens of a batch of requests at once.
 
-Read with three Core queries whatever the number of tokens (tokens with their users, then
-their roles, then their team memberships), so a batch of requests pays once. Nothing is
+Read with one Core query whatever the number of tokens (tokens with their users, roles and
+team memberships), so a batch of requests pays one round trip. Nothing is
 remembered between calls unless the token cache is switched on (`token_cache`): a revoked
 token fails at the next lookup, in every process.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import String, Table, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from flywheel.auth.actor import Actor
@@ -32,6 +31,17 @@ def _table(model: Any) -> Table:
 
 _TOKENS, _USERS = _table(ApiToken), _table(User)
 _ROLES, _MEMBERS = _table(UserRole), _table(TeamMember)
+SEPARATOR = " "  # in neither a role name nor a team id
+_ROLES_OF_USER = (
+    select(func.aggregate_strings(_ROLES.c.role, SEPARATOR))
+    .where(_ROLES.c.user_id == _TOKENS.c.user_id)
+    .scalar_subquery()
+)
+_TEAMS_OF_USER = (
+    select(func.aggregate_strings(cast(_MEMBERS.c.team_id, String), SEPARATOR))
+    .where(_MEMBERS.c.user_id == _TOKENS.c.user_id)
+    .scalar_subquery()
+)
 _TOKENS_BY_HASH = (
     select(
         _TOKENS.c.id,
@@ -41,15 +51,11 @@ _TOKENS_BY_HASH = (
         _TOKENS.c.revoked_at,
         _USERS.c.username,
         _USERS.c.is_active,
+        _ROLES_OF_USER.label("roles"),
+        _TEAMS_OF_USER.label("teams"),
     )
     .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
     .where(_TOKENS.c.token_hash.in_(bindparam("hashes", expanding=True)))
-)
-_ROLES_OF = select(_ROLES.c.user_id, _ROLES.c.role).where(
-    _ROLES.c.user_id.in_(bindparam("users", expanding=True))
-)
-_TEAMS_OF = select(_MEMBERS.c.user_id, _MEMBERS.c.team_id).where(
-    _MEMBERS.c.user_id.in_(bindparam("users", expanding=True))
 )
 
 
@@ -60,21 +66,13 @@ def authenticate_tokens(
     hashes = {hash_token(secret): secret for secret in secrets}
     if not hashes:
         return {}
-    conn = session.connection()
-    rows = {r.token_hash: r for r in conn.execute(_TOKENS_BY_HASH, {"hashes": list(hashes)})}
-    users = sorted({r.user_id for r in rows.values()})
-    roles: dict[int, set[Role]] = defaultdict(set)
-    teams: dict[int, set[int]] = defaultdict(set)
-    if users:
-        for user_id, role in conn.execute(_ROLES_OF, {"users": users}):
-            roles[user_id].add(Role(role))
-        for user_id, team_id in conn.execute(_TEAMS_OF, {"users": users}):
-            teams[user_id].add(team_id)
+    found_rows = session.connection().execute(_TOKENS_BY_HASH, {"hashes": list(hashes)})
+    rows = {r.token_hash: r for r in found_rows}
     now = utcnow()
     found: dict[str, Actor | Unauthenticated] = {}
     for hashed, secret in hashes.items():
         row = rows.get(hashed)
-        found[secret] = _verdict(row, roles, teams, now) if row is not None else _unknown()
+        found[secret] = _verdict(row, now) if row is not None else _unknown()
     return found
 
 
@@ -82,9 +80,7 @@ def _unknown() -> Unauthenticated:
     return Unauthenticated("unknown API token")
 
 
-def _verdict(
-    row: Any, roles: dict[int, set[Role]], teams: dict[int, set[int]], now: datetime
-) -> Actor | Unauthenticated:
+def _verdict(row: Any, now: datetime) -> Actor | Unauthenticated:
     if row.revoked_at is not None:
         return Unauthenticated("this API token was revoked")
     expires_at = as_utc(row.expires_at)
@@ -95,8 +91,8 @@ def _verdict(
     return Actor(
         name=row.username,
         user_id=row.user_id,
-        roles=frozenset(roles.get(row.user_id, ())),
-        team_ids=frozenset(teams.get(row.user_id, ())),
+        roles=frozenset(Role(r) for r in (row.roles or "").split()),
+        team_ids=frozenset(int(t) for t in (row.teams or "").split()),
         token_id=row.id,
     )
 
