@@ -111,6 +111,10 @@ _ACTIVE_NEAR_SQL = f"""
       AND (changes.planned_end IS NULL OR changes.planned_end > g.span_start)
     ORDER BY changes.id DESC LIMIT {MAX_CONFLICTS}
 """
+_ON_KEY_AS_SERVICE = _ACTIVE_NEAR_SQL.format(on="changes.service = g.key")
+_ON_KEY_AS_CI = _ACTIVE_NEAR_SQL.format(
+    on="changes.id IN (SELECT change_id FROM change_cis WHERE ci_key = g.key)"
+)
 # For each (group, related key): the newest active changes on that key as their service,
 # and those touching it as a CI. The newest MAX_CONFLICTS of a group's rows are what
 # candidates() reads for it.
@@ -120,15 +124,7 @@ SELECT g.grp, c.id, c.service, c.planned_start, c.planned_end, c.created_at,
 FROM unnest(CAST(:grps AS integer[]), CAST(:keys AS text[]), CAST(:starts AS timestamptz[]),
             CAST(:ends AS timestamptz[]), CAST(:opened_after AS timestamptz[]))
      AS g(grp, key, span_start, span_end, opened_after)
-CROSS JOIN LATERAL (
-    ({_ACTIVE_NEAR_SQL.format(on="changes.service = g.key")})
-    UNION ALL
-    ({
-    _ACTIVE_NEAR_SQL.format(
-        on="changes.id IN (SELECT change_id FROM change_cis WHERE ci_key = g.key)"
-    )
-})
-) AS c
+CROSS JOIN LATERAL (({_ON_KEY_AS_SERVICE}) UNION ALL ({_ON_KEY_AS_CI})) AS c
 """)
 
 

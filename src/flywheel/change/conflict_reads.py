@@ -26,9 +26,15 @@ DEFAULT_DURATION = timedelta(hours=1)
 
 
 def interval_of(change: ChangeRequest, now: datetime) -> window_rules.Interval:
-    """The change's planned interval (now + default duration when unplanned)."""
+    """The change's planned interval (now + default duration when unplanned).
+
+    An end without a start that is already past (it passed while the request waited)
+    spans the default duration before that end, as stored changes do (PlannedChange).
+    """
     start = change.planned_start or now
     end = change.planned_end or start + DEFAULT_DURATION
+    if change.planned_start is None and end <= start:
+        start = end - DEFAULT_DURATION
     return window_rules.Interval(start, end)
 
 
@@ -71,6 +77,7 @@ def dependencies_of(session: Session) -> CmdbDependencies:
 
 
 def related_keys(deps: CmdbDependencies, mine: frozenset[str]) -> set[str]:
+    """The CIs a change on `mine` can conflict through: those, and what they need or serve."""
     related = set(mine)
     for key in mine:
         related |= deps.depends_on(key) | deps.dependents_of(key)

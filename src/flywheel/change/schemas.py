@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from flywheel.change.lifecycle import ChangeType, CloseCode
 from flywheel.cmdb.schemas import CIKey
@@ -20,8 +20,12 @@ class CommitIn(RequestModel):
 
     sha: Sha
     author: str | None = Field(default=None, max_length=200)
-    authored_at: datetime | None = None
+    authored_at: AwareDatetime | None = None
     message: str | None = Field(default=None, max_length=5000)
+
+
+def _is_past(instant: datetime) -> bool:
+    return instant <= datetime.now(UTC)
 
 
 class ChangeCreate(RequestModel):
@@ -35,8 +39,8 @@ class ChangeCreate(RequestModel):
     implementation_plan: Text = ""
     backout_plan: Text = ""
     assigned_team: Slug | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
     version: str | None = Field(default=None, max_length=200)
     artifact: str | None = Field(default=None, max_length=500)
     commits: list[CommitIn] = Field(default_factory=list, max_length=1000)
@@ -50,12 +54,14 @@ class ChangeCreate(RequestModel):
         description="The pipeline run's id: a retry with the same id returns the same change",
     )
     receipt: bool = Field(default=False, description="Record a change already done (if allowed)")
-    implemented_at: datetime | None = Field(default=None, description="For receipts")
+    implemented_at: AwareDatetime | None = Field(default=None, description="For receipts")
 
     @model_validator(mode="after")
     def _check_times(self) -> ChangeCreate:
         if self.planned_start and self.planned_end and self.planned_end <= self.planned_start:
             raise ValueError("planned_end must be after planned_start")
+        if self.planned_end and not self.planned_start and _is_past(self.planned_end):
+            raise ValueError("planned_end is in the past: give planned_start too, or a later end")
         if self.receipt and self.type is ChangeType.EMERGENCY:
             raise ValueError("an emergency change cannot be a receipt")
         return self
@@ -89,8 +95,8 @@ class Override(RequestModel):
 class Reschedule(RequestModel):
     """A new planned window for a change that has not started."""
 
-    planned_start: datetime
-    planned_end: datetime
+    planned_start: AwareDatetime
+    planned_end: AwareDatetime
     row_version: int | None = Field(
         default=None, ge=1, description="The version you read; 409 if the change moved on"
     )

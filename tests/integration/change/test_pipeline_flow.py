@@ -101,6 +101,28 @@ def test_bad_changes_are_refused_and_nothing_is_stored(
             },
             "planned_end",
         ),
+        (
+            {"service": "blog", "title": "x", "planned_end": "2020-01-01T00:00:00Z"},
+            "planned_end is in the past",
+        ),
+        (
+            {
+                "service": "blog",
+                "title": "x",
+                "planned_start": "2030-01-02T10:00:00",
+                "planned_end": "2030-01-02T11:00:00Z",
+            },
+            "planned_start: Input should have timezone info",
+        ),
+        ({"service": "blog", "title": "x", "planned_end": "2030-01-02T11:00:00"}, "timezone"),
+        (
+            {
+                "service": "blog",
+                "title": "x",
+                "commits": [{"sha": "ab12", "authored_at": "2030-01-02"}],
+            },
+            "timezone",
+        ),
         ({"service": "blog", "title": "x", "type": "urgent"}, "type"),
         ({"service": "blog", "title": "x", "commits": [{"sha": "not-hex"}]}, "sha"),
         ({"service": "blog"}, "title"),

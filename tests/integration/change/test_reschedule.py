@@ -69,6 +69,8 @@ def test_stale_versions_illegal_states_and_bad_windows_are_refused(
     past = window(utcnow() - timedelta(days=2))
     assert reschedule(client, crew, change["id"], **past).status_code == 422
     assert reschedule(client, crew, change["id"], planned_start="soon").status_code == 422
+    naive = {k: v.replace("+00:00", "") for k, v in later.items()}
+    assert reschedule(client, crew, change["id"], **naive).status_code == 422
     assert reschedule(client, crew, 999_999, **later).status_code == 404
     url = f"/api/v1/changes/{change['id']}"
     assert client.post(f"{url}/start", headers=crew.pipeline.headers).status_code == 200
