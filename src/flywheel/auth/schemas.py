@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, EmailStr, Field, StringConstraints
 
 from flywheel.auth.roles import Role
 from flywheel.schemas import RequestModel, ResponseModel, Slug, VersionedUpdate
@@ -82,7 +82,7 @@ class TokenCreate(RequestModel):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
     username: Slug | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class TokenOut(ResponseModel):

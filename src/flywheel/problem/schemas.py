@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import AwareDatetime, Field, HttpUrl
 
 from flywheel.problem.lifecycle import ProblemState, Resolution, RootCauseCategory
 from flywheel.schemas import RequestModel, ResponseModel, Slug, VersionedUpdate
@@ -81,7 +81,7 @@ class SuggestRun(RequestModel):
 
     period_days: float = Field(default=14, gt=0, le=365)
     min_incidents: int = Field(default=3, ge=2, le=1000)
-    since: datetime | None = None
+    since: AwareDatetime | None = None
     by_ci: bool = True
     by_signature: bool = True
 

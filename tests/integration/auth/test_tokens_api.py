@@ -97,4 +97,11 @@ def test_token_expiry_must_be_in_the_future(client: TestClient, db: Database) ->
         "/api/v1/tokens", json={"name": "old", "expires_at": past}, headers=dev.headers
     )
     assert response.status_code == 422
+    naive = client.post(
+        "/api/v1/tokens",
+        json={"name": "local", "expires_at": "2030-01-01T00:00:00"},
+        headers=dev.headers,
+    )
+    assert naive.status_code == 422
+    assert "timezone" in naive.json()["error"]["message"]
     assert len(client.get("/api/v1/tokens", headers=dev.headers).json()) == 1

@@ -21,6 +21,8 @@ def test_recurring_incidents_are_suggested_accepted_and_dismissed(desk: ProblemD
     assert far not in made[0]["incident_ids"] and not set(other) & set(made[0]["incident_ids"])
     assert "3 incidents with the same signature" in made[0]["evidence"]["why"]
     assert desk.ok("POST", "/problems/suggestions", {"period_days": 7}) == []
+    naive = desk.call("POST", "/problems/suggestions", {"since": "2030-01-01T00:00:00"})
+    assert naive.status_code == 422 and "timezone" in naive.text
     problem = desk.ok("POST", f"/problems/suggestions/{made[0]['id']}/accept", {})
     assert sorted(i["incident_id"] for i in desk.problem(problem["id"])["incidents"]) == sorted(
         same
