@@ -92,7 +92,11 @@ def test_a_silent_process_is_dead_only_after_the_configured_silence(db: Database
         session.commit()
     recorder = Recorder()
     live = _heartbeat(db, _me("live"), recorder)
-    live.start()
+    # Registered without start(): the heartbeat thread's own first beat could otherwise
+    # claim "silent" between this test's ticks (it did once under a loaded CI run).
+    with db.session(write=True) as session:
+        service.register(session, live.me, dead_after=timedelta(seconds=30))
+        session.commit()
     try:
         assert live.tick() == []  # 0 s of silence
         with db.session(write=True) as session:
