@@ -14,7 +14,23 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from flywheel.change import windows as window_rules
@@ -35,39 +51,45 @@ _CIS_OF_CHANGE = (
     .scalar_subquery()
     .label("cis")
 )
-_ACTIVE_NEAR = (
-    select(
-        ChangeRequest.id,
-        ChangeRequest.service,
-        ChangeRequest.planned_start,
-        ChangeRequest.planned_end,
-        ChangeRequest.created_at,
-        _CIS_OF_CHANGE,
-    )
-    .where(
-        text(f"changes.{ACTIVE_CONDITION}"),  # the partial index's own condition
-        ChangeRequest.id != bindparam("change_id"),
-        or_(
-            ChangeRequest.planned_start < bindparam("span_end"),
-            and_(
-                ChangeRequest.planned_start.is_(None),
-                ChangeRequest.created_at > bindparam("opened_after"),
+
+
+def _active_near(span_start: Any, span_end: Any, opened_after: Any) -> Select[Any]:
+    """Active changes (with their CIs) whose times can overlap a span (values or columns)."""
+    return (
+        select(
+            ChangeRequest.id,
+            ChangeRequest.service,
+            ChangeRequest.planned_start,
+            ChangeRequest.planned_end,
+            ChangeRequest.created_at,
+            _CIS_OF_CHANGE,
+        )
+        .where(
+            text(f"changes.{ACTIVE_CONDITION}"),  # the partial index's own condition
+            or_(
+                ChangeRequest.planned_start < span_end,
+                and_(
+                    ChangeRequest.planned_start.is_(None), ChangeRequest.created_at > opened_after
+                ),
             ),
-        ),
-        or_(
-            ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > bindparam("span_start")
-        ),
+            or_(ChangeRequest.planned_end.is_(None), ChangeRequest.planned_end > span_start),
+        )
+        .order_by(ChangeRequest.id.desc())
+        .limit(MAX_CONFLICTS)
     )
-    .order_by(ChangeRequest.id.desc())
-    .limit(MAX_CONFLICTS)
-)
+
+
+def _touching(keys: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The change touches (as a CI, not as its service) a key the condition on ci_key names."""
+    return ChangeRequest.id.in_(select(ChangeCI.change_id).where(keys).correlate_except(ChangeCI))
+
+
+_ACTIVE_NEAR = _active_near(
+    bindparam("span_start"), bindparam("span_end"), bindparam("opened_after")
+).where(ChangeRequest.id != bindparam("change_id"))
 _ON_SERVICE = _ACTIVE_NEAR.where(ChangeRequest.service == bindparam("service"))
 _ON_SERVICES = _ACTIVE_NEAR.where(ChangeRequest.service.in_(bindparam("related", expanding=True)))
-_TOUCHING = _ACTIVE_NEAR.where(
-    ChangeRequest.id.in_(
-        select(ChangeCI.change_id).where(ChangeCI.ci_key.in_(bindparam("related", expanding=True)))
-    )
-)
+_TOUCHING = _ACTIVE_NEAR.where(_touching(ChangeCI.ci_key.in_(bindparam("related", expanding=True))))
 
 
 def candidates(
@@ -101,31 +123,31 @@ def candidates(
     return [found[i] for i in sorted(found, reverse=True)[:MAX_CONFLICTS]]
 
 
-_ACTIVE_NEAR_SQL = f"""
-    SELECT changes.id, changes.service, changes.planned_start, changes.planned_end,
-           changes.created_at
-    FROM changes
-    WHERE changes.{ACTIVE_CONDITION} AND {{on}}
-      AND (changes.planned_start < g.span_end
-           OR (changes.planned_start IS NULL AND changes.created_at > g.opened_after))
-      AND (changes.planned_end IS NULL OR changes.planned_end > g.span_start)
-    ORDER BY changes.id DESC LIMIT {MAX_CONFLICTS}
-"""
-_ON_KEY_AS_SERVICE = _ACTIVE_NEAR_SQL.format(on="changes.service = g.key")
-_ON_KEY_AS_CI = _ACTIVE_NEAR_SQL.format(
-    on="changes.id IN (SELECT change_id FROM change_cis WHERE ci_key = g.key)"
+_TIMES = ARRAY(DateTime(timezone=True))
+# One row per (group, related key) of a batch's new changes.
+_GROUP_KEYS = (
+    func.unnest(
+        bindparam("grps", type_=ARRAY(Integer)),
+        bindparam("keys", type_=ARRAY(String)),
+        bindparam("starts", type_=_TIMES),
+        bindparam("ends", type_=_TIMES),
+        bindparam("opened_after", type_=_TIMES),
+    )
+    .table_valued("grp", "key", "span_start", "span_end", "opened_after")
+    .render_derived("g")
 )
-# For each (group, related key): the newest active changes on that key as their service,
-# and those touching it as a CI. The newest MAX_CONFLICTS of a group's rows are what
-# candidates() reads for it.
-_GROUPS_LATERAL = text(f"""
-SELECT g.grp, c.id, c.service, c.planned_start, c.planned_end, c.created_at,
-       ARRAY(SELECT ci_key FROM change_cis WHERE change_cis.change_id = c.id) AS cis
-FROM unnest(CAST(:grps AS integer[]), CAST(:keys AS text[]), CAST(:starts AS timestamptz[]),
-            CAST(:ends AS timestamptz[]), CAST(:opened_after AS timestamptz[]))
-     AS g(grp, key, span_start, span_end, opened_after)
-CROSS JOIN LATERAL (({_ON_KEY_AS_SERVICE}) UNION ALL ({_ON_KEY_AS_CI})) AS c
-""")
+_NEAR_KEY = _active_near(
+    _GROUP_KEYS.c.span_start, _GROUP_KEYS.c.span_end, _GROUP_KEYS.c.opened_after
+)
+# For each key: the newest active changes on it as their service and those touching it as a
+# CI, what candidates() reads per key; the newest MAX_CONFLICTS of a group are its candidates.
+_NEAR_EACH_KEY = union_all(
+    _NEAR_KEY.where(ChangeRequest.service == _GROUP_KEYS.c.key),
+    _NEAR_KEY.where(_touching(ChangeCI.ci_key == _GROUP_KEYS.c.key)),
+).lateral("c")
+_GROUPS_LATERAL = (
+    select(_GROUP_KEYS.c.grp, _NEAR_EACH_KEY).select_from(_GROUP_KEYS).join(_NEAR_EACH_KEY, true())
+)
 
 
 def candidates_of_groups(
@@ -147,15 +169,13 @@ def candidates_of_groups(
             opened_after.append(span.start - unplanned_duration)
     params = {"grps": grps, "keys": keys, "starts": starts, "ends": ends}
     rows = session.connection().execute(_GROUPS_LATERAL, params | {"opened_after": opened_after})
-    found: list[dict[int, PlannedChange]] = [{} for _ in groups]
+    found: list[dict[int, Row[Any]]] = [{} for _ in groups]
     for row in rows:
-        found[row.grp][row.id] = PlannedChange(
-            row.id,
-            frozenset({row.service, *row.cis}),
-            row.planned_start or row.created_at,
-            row.planned_end,
-        )
-    return [[rows_[i] for i in sorted(rows_, reverse=True)[:MAX_CONFLICTS]] for rows_ in found]
+        found[row.grp][row.id] = row
+    return [
+        planned_changes([rows_[i] for i in sorted(rows_, reverse=True)[:MAX_CONFLICTS]])
+        for rows_ in found
+    ]
 
 
 def planned_changes(rows: Sequence[Row[Any]]) -> list[PlannedChange]:
